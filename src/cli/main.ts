@@ -1,0 +1,83 @@
+// The `nsn` command line. Commands parse flags and call into the library; no business rules here.
+import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { initBlake3, KeyError, NodeKey } from '../crypto/index.ts'
+import type { RecipeFormat } from '../types/index.ts'
+import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
+
+/** Exit codes shared by every command (documented in the README). */
+export const EXIT_CODES = { ok: 0, invalid: 1, usage: 2, failure: 3 } as const
+
+function parseFormat(v: string): RecipeFormat {
+  if (v === 'scale' || v === 'json' || v === 'cbor') return v
+  throw new InvalidArgumentError('must be scale, json or cbor')
+}
+
+export function buildProgram(): Command {
+  const program = new Command('nsn')
+    .description('NSN Lane 0 director node')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+
+  program
+    .command('keygen')
+    .description('create an Ed25519 node key (libp2p protobuf, mode 0600) and print its PeerId')
+    .option('--out <file>', 'where to write the key', 'node.key')
+    .option('--force', 'overwrite an existing key file', false)
+    .action(async (opts: { out: string; force: boolean }) => {
+      const key = await NodeKey.generate()
+      await key.save(opts.out, { overwrite: opts.force })
+      process.stdout.write(`${key.peerId.toString()}\n`)
+    })
+
+  program
+    .command('inspect')
+    .description('decode a wire message, print it as JSON and say whether it is valid')
+    .argument('<type>', 'recipe | video-chunk')
+    .argument('<file>', 'a file, or - for standard input')
+    .option('--format <format>', 'recipe encoding: scale | json | cbor (default: detected)', parseFormat)
+    .addHelpText('after', '\nExit codes: 0 valid, 1 decodes but invalid, 2 unusable input.')
+    .action(async (type: string, file: string, opts: { format?: RecipeFormat }) => {
+      let input: Uint8Array
+      try {
+        input = await readInput(file)
+      } catch (err) {
+        process.stderr.write(`nsn inspect: cannot read ${file}: ${(err as Error).message}\n`)
+        process.exitCode = EXIT.unusable
+        return
+      }
+      let result: ReturnType<typeof inspectRecipe>
+      if (type === 'recipe') result = inspectRecipe(input, opts.format)
+      else if (type === 'video-chunk') result = inspectVideoChunk(input)
+      else {
+        process.stderr.write(`nsn inspect: unknown type "${type}" (expected recipe or video-chunk)\n`)
+        process.exitCode = EXIT.unusable
+        return
+      }
+      process.stdout.write(`${JSON.stringify(result.report, null, 2)}\n`)
+      process.exitCode = result.exitCode
+    })
+
+  return program
+}
+
+/** Run the CLI; every error ends as one clear line on stderr and an exit code, never a stack trace. */
+export async function main(argv: string[]): Promise<void> {
+  await initBlake3()
+  const program = buildProgram()
+  try {
+    await program.parseAsync(argv)
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_CODES.usage
+      return
+    }
+    if (err instanceof KeyError) {
+      process.stderr.write(`nsn: ${err.message}\n`)
+      process.exitCode = EXIT_CODES.failure
+      return
+    }
+    process.stderr.write(`nsn: ${(err as Error).message ?? String(err)}\n`)
+    if (process.env.NSN_DEBUG) process.stderr.write(`${(err as Error).stack}\n`)
+    process.exitCode = EXIT_CODES.failure
+  }
+}

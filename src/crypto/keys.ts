@@ -1,0 +1,176 @@
+// The node key (PROTOCOL.md §1): one Ed25519 key that is the libp2p identity and signs everything.
+// File format: libp2p protobuf private-key bytes, mode 0600; a key readable by others is refused.
+
+import type { KeyObject } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { generateKeyPairFromSeed, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { bytesToHex } from '../types/index.ts'
+import { ed25519Sign, ed25519Verify, privateKeyObject } from './ed25519.ts'
+
+/** libp2p protobuf public key prefix for Ed25519: field 1 (KeyType) = 1, field 2 (Data) of 32 bytes. */
+export const ED25519_PUBLIC_KEY_PROTO_PREFIX = new Uint8Array([0x08, 0x01, 0x12, 0x20])
+
+export type KeyErrorCode = 'NOT_FOUND' | 'EXISTS' | 'INSECURE_PERMISSIONS' | 'INVALID_KEY' | 'WRONG_KEY_TYPE'
+
+export class KeyError extends Error {
+  override readonly name = 'KeyError'
+  constructor(
+    readonly code: KeyErrorCode,
+    readonly path: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export class NodeKey {
+  /** 32-byte raw Ed25519 public key. */
+  readonly publicKey: Uint8Array
+  /** libp2p protobuf public key (36 bytes): the `signer` field of chunks and BFT messages. */
+  readonly publicKeyProto: Uint8Array
+  readonly peerId: PeerId
+  private readonly signingKey: KeyObject
+
+  private constructor(readonly privateKey: Ed25519PrivateKey) {
+    this.publicKey = privateKey.publicKey.raw
+    this.publicKeyProto = publicKeyToProto(this.publicKey)
+    this.peerId = peerIdFromPrivateKey(privateKey)
+    this.signingKey = privateKeyObject(privateKey.raw.subarray(0, 32))
+  }
+
+  /** A fresh random key. */
+  static async generate(): Promise<NodeKey> {
+    return NodeKey.fromSeed(randomBytes(32))
+  }
+
+  /** Deterministic key from a 32-byte seed (tests and devnet fixtures). */
+  static async fromSeed(seed: Uint8Array): Promise<NodeKey> {
+    return new NodeKey(await generateKeyPairFromSeed('Ed25519', seed))
+  }
+
+  static fromProtobuf(bytes: Uint8Array, path = '<bytes>'): NodeKey {
+    let key: ReturnType<typeof privateKeyFromProtobuf>
+    try {
+      key = privateKeyFromProtobuf(bytes)
+    } catch (err) {
+      throw new KeyError(
+        'INVALID_KEY',
+        path,
+        `${path}: not a libp2p protobuf private key (${(err as Error).message})`,
+      )
+    }
+    if (key.type !== 'Ed25519') {
+      throw new KeyError('WRONG_KEY_TYPE', path, `${path}: key type ${key.type}, expected Ed25519`)
+    }
+    return new NodeKey(key)
+  }
+
+  /** Load a key file; refuse one that group or others can read (it would leak the identity). */
+  static async load(path: string): Promise<NodeKey> {
+    let mode: number
+    try {
+      mode = (await stat(path)).mode
+    } catch {
+      throw new KeyError(
+        'NOT_FOUND',
+        path,
+        `${path}: key file not found (create one with \`nsn keygen --out ${path}\`)`,
+      )
+    }
+    if ((mode & 0o077) !== 0) {
+      throw new KeyError(
+        'INSECURE_PERMISSIONS',
+        path,
+        `${path}: key file mode ${(mode & 0o777).toString(8)} lets others read it; run \`chmod 600 ${path}\``,
+      )
+    }
+    return NodeKey.fromProtobuf(new Uint8Array(await readFile(path)), path)
+  }
+
+  /** Load the key at `path`, or create one there if none exists. */
+  static async loadOrCreate(path: string): Promise<NodeKey> {
+    try {
+      return await NodeKey.load(path)
+    } catch (err) {
+      if (!(err instanceof KeyError && err.code === 'NOT_FOUND')) throw err
+    }
+    const key = await NodeKey.generate()
+    await key.save(path)
+    return key
+  }
+
+  /** Write atomically with mode 0600 (temp file, fsync, rename). Refuses to overwrite. */
+  async save(path: string, { overwrite = false } = {}): Promise<void> {
+    await mkdir(dirname(path), { recursive: true })
+    if (!overwrite) {
+      const exists = await stat(path).then(
+        () => true,
+        () => false,
+      )
+      if (exists) throw new KeyError('EXISTS', path, `${path}: a key file already exists; not overwriting it`)
+    }
+    const tmp = `${path}.tmp-${process.pid}`
+    const fh = await open(tmp, 'w', 0o600)
+    try {
+      await fh.writeFile(privateKeyToProtobuf(this.privateKey))
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await chmod(tmp, 0o600)
+    await rename(tmp, path)
+  }
+
+  sign(message: Uint8Array): Uint8Array {
+    return ed25519Sign(this.signingKey, message)
+  }
+
+  /** Hex of the raw public key (the recipe `director_id` form). */
+  get publicKeyHex(): string {
+    return bytesToHex(this.publicKey)
+  }
+}
+
+/** libp2p protobuf form (36 bytes) of a raw 32-byte Ed25519 public key. */
+export function publicKeyToProto(raw: Uint8Array): Uint8Array {
+  const out = new Uint8Array(36)
+  out.set(ED25519_PUBLIC_KEY_PROTO_PREFIX)
+  out.set(raw, 4)
+  return out
+}
+
+/** Raw 32-byte key from a libp2p protobuf Ed25519 public key, or null when it is not one. */
+export function publicKeyFromProto(proto: Uint8Array): Uint8Array | null {
+  if (proto.length !== 36) return null
+  for (let i = 0; i < 4; i++) if (proto[i] !== ED25519_PUBLIC_KEY_PROTO_PREFIX[i]) return null
+  return proto.subarray(4)
+}
+
+/**
+ * Raw public key named by an identifier: 64 hex characters, or an Ed25519 PeerId (whose
+ * identity multihash embeds the key). Null when it names no Ed25519 key.
+ */
+export function publicKeyFromId(id: string): Uint8Array | null {
+  if (/^(0x)?[0-9a-fA-F]{64}$/.test(id)) return new Uint8Array(Buffer.from(id.replace(/^0x/, ''), 'hex'))
+  try {
+    const pid = peerIdFromString(id)
+    if (pid.type !== 'Ed25519') return null
+    return pid.publicKey.raw
+  } catch {
+    return null
+  }
+}
+
+/** Verify with a libp2p protobuf public key; false for anything malformed. */
+export function verifyWithProtoKey(
+  signerProto: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  const raw = publicKeyFromProto(signerProto)
+  return raw !== null && ed25519Verify(raw, message, signature)
+}

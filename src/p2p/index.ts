@@ -1,0 +1,2 @@
+// Public surface of src/p2p.
+export * from './video.ts'

@@ -1,0 +1,30 @@
+// Hex helpers on top of Buffer (native speed in Node); strict: even length, hex digits only.
+
+export function bytesToHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+}
+
+/** Parses hex with an optional `0x` prefix; throws on odd length or a non-hex character. */
+export function hexToBytes(hex: string): Uint8Array {
+  const s = hex.startsWith('0x') ? hex.slice(2) : hex
+  if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error('invalid hex')
+  return new Uint8Array(Buffer.from(s, 'hex'))
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0
+  for (const p of parts) n += p.length
+  const out = new Uint8Array(n)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}

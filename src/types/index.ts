@@ -1,0 +1,10 @@
+// Public surface of src/types: wire types, codecs, validation and typed input errors. No I/O.
+export * from './bft.ts'
+export * from './chunk.ts'
+export * from './codec.ts'
+export * from './errors.ts'
+export * from './hex.ts'
+export * from './limits.ts'
+export * from './node.ts'
+export * from './recipe.ts'
+export * from './validation.ts'
