@@ -1,0 +1,90 @@
+// The ChainClient seam (PROTOCOL.md §1, §7): what the node needs from a chain. Implemented by the
+// dev chain client and the Substrate client in this folder; lane0 tests substitute a fake.
+import type { Certificate } from '../types/index.ts'
+
+export type NodeRole = 'director' | 'validator' | 'relay'
+
+export interface NodeRegistration {
+  /** libp2p protobuf public key of the node (its PeerId binding); also the account key here. */
+  publicKey: Uint8Array
+  role: NodeRole
+  region: string
+  stake: bigint
+}
+
+/** Chain events, each with the block that emitted it (clients resume from the last seen block). */
+export type ChainEvent =
+  | { type: 'OnDeckElection'; block: bigint; epoch: bigint; directors: Uint8Array[]; startBlock: bigint }
+  | { type: 'EpochStarted'; block: bigint; epoch: bigint; directors: Uint8Array[]; endBlock: bigint }
+  | { type: 'EpochCompleted'; block: bigint; epoch: bigint }
+  | {
+      type: 'BftResultSubmitted'
+      block: bigint
+      slot: bigint
+      canonicalHash: Uint8Array
+      submitter: Uint8Array
+    }
+  | { type: 'BftResultFinalized'; block: bigint; slot: bigint; canonicalHash: Uint8Array }
+  | { type: 'NewBlock'; block: bigint }
+
+export type ChainEventType = ChainEvent['type']
+
+/** Outcome of a submission. `unknown`: no answer (timeout, disconnect): retry, it is idempotent. */
+export type SubmitOutcome =
+  | { status: 'accepted'; block: bigint }
+  | { status: 'rejected'; reason: string; code: SubmitRejectCode }
+  | { status: 'unknown'; reason: string }
+
+export type SubmitRejectCode =
+  | 'NOT_ELECTED'
+  | 'BAD_CERTIFICATE'
+  | 'ALREADY_SUBMITTED'
+  | 'UNKNOWN_EPOCH'
+  | 'SLOT_MISMATCH'
+  | 'MALFORMED'
+
+export interface SlotResult {
+  slot: bigint
+  epoch: bigint
+  canonicalHash: Uint8Array
+  submitter: Uint8Array
+  submittedBlock: bigint
+  finalized: boolean
+  certificate: Certificate
+}
+
+export interface ChainInfo {
+  /** network_id of PROTOCOL.md §1: the genesis hash. */
+  genesisHash: Uint8Array
+  bestBlock: bigint
+  currentEpoch: bigint
+  /** Blocks per epoch, On-Deck lookahead, challenge period, block time, slots per epoch. */
+  epochLengthBlocks: number
+  lookaheadBlocks: number
+  challengePeriodBlocks: number
+  blockTimeMs: number
+  /** How slot numbers map to epochs: slot s belongs to epoch floor(s / slotsPerEpoch). */
+  slotsPerEpoch: number
+  quorum: number
+}
+
+export interface ChainClient {
+  info(): Promise<ChainInfo>
+  register(reg: NodeRegistration, signer: { sign(msg: Uint8Array): Uint8Array }): Promise<void>
+  /** Protobuf public keys of the directors elected for `epoch` (empty if not elected yet). */
+  electedDirectors(epoch: bigint): Promise<Uint8Array[]>
+  /**
+   * Subscribe to events from `fromBlock` on (inclusive; default: the next block). Delivers each
+   * event once, in block order, across reconnects. Returns an unsubscribe function.
+   */
+  subscribe(handler: (event: ChainEvent) => void, fromBlock?: bigint): () => void
+  /** Submit a certificate for `slot`, signed by the submitting director's key. */
+  submitBftResult(
+    slot: bigint,
+    certificate: Certificate,
+    signer: { publicKeyProto: Uint8Array; sign(msg: Uint8Array): Uint8Array },
+  ): Promise<SubmitOutcome>
+  /** A slot's recorded result, or null. */
+  slotResult(slot: bigint): Promise<SlotResult | null>
+  close(): Promise<void>
+}

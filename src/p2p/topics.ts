@@ -1,0 +1,63 @@
+// GossipSub topics of PROTOCOL.md §2: exact strings, size limits, scoring weights.
+import { TOPIC_MAX_BYTES } from '../types/index.ts'
+
+export const TOPICS = {
+  recipes: '/nsn/recipes/1.0.0',
+  video: '/nsn/video/1.0.0',
+  bft: '/nsn/bft/1.0.0',
+  attestations: '/nsn/attestations/1.0.0',
+  challenges: '/nsn/challenges/1.0.0',
+  tasks: '/nsn/tasks/1.0.0',
+} as const
+
+export type TopicName = keyof typeof TOPICS
+export type TopicString = (typeof TOPICS)[TopicName]
+
+export interface TopicSpec {
+  readonly name: TopicName
+  readonly topic: TopicString
+  readonly maxBytes: number
+  /** Peer-scoring topic weight (PROTOCOL.md §2). */
+  readonly weight: number
+  /** Publish to all peers, not only the mesh (BFT: latency matters more than bandwidth). */
+  readonly floodPublish: boolean
+}
+
+export const TOPIC_SPECS: Readonly<Record<TopicName, TopicSpec>> = {
+  recipes: {
+    name: 'recipes',
+    topic: TOPICS.recipes,
+    maxBytes: TOPIC_MAX_BYTES.recipes,
+    weight: 1.0,
+    floodPublish: false,
+  },
+  video: {
+    name: 'video',
+    topic: TOPICS.video,
+    maxBytes: TOPIC_MAX_BYTES.video,
+    weight: 2.0,
+    floodPublish: false,
+  },
+  bft: { name: 'bft', topic: TOPICS.bft, maxBytes: TOPIC_MAX_BYTES.bft, weight: 3.0, floodPublish: true },
+  attestations: {
+    name: 'attestations',
+    topic: TOPICS.attestations,
+    maxBytes: TOPIC_MAX_BYTES.attestations,
+    weight: 2.0,
+    floodPublish: false,
+  },
+  challenges: {
+    name: 'challenges',
+    topic: TOPICS.challenges,
+    maxBytes: TOPIC_MAX_BYTES.challenges,
+    weight: 2.5,
+    floodPublish: false,
+  },
+  tasks: {
+    name: 'tasks',
+    topic: TOPICS.tasks,
+    maxBytes: TOPIC_MAX_BYTES.tasks,
+    weight: 1.5,
+    floodPublish: false,
+  },
+}
