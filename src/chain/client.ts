@@ -63,7 +63,11 @@ export interface ChainInfo {
   lookaheadBlocks: number
   challengePeriodBlocks: number
   blockTimeMs: number
-  /** How slot numbers map to epochs: slot s belongs to epoch floor(s / slotsPerEpoch). */
+  /**
+   * Slots are driven by blocks: slot s spans blocks [s * blocksPerSlot, (s + 1) * blocksPerSlot) and
+   * belongs to epoch floor(s / slotsPerEpoch), where slotsPerEpoch = epochLengthBlocks / blocksPerSlot.
+   */
+  blocksPerSlot: number
   slotsPerEpoch: number
   quorum: number
 }

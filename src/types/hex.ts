@@ -1,14 +1,20 @@
-// Hex helpers on top of Buffer (native speed in Node); strict: even length, hex digits only.
+// Hex and byte helpers without Node's Buffer, so src/types also runs in the browser viewer.
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 export function bytesToHex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
+  let s = ''
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!]
+  return s
 }
 
 /** Parses hex with an optional `0x` prefix; throws on odd length or a non-hex character. */
 export function hexToBytes(hex: string): Uint8Array {
   const s = hex.startsWith('0x') ? hex.slice(2) : hex
   if (s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error('invalid hex')
-  return new Uint8Array(Buffer.from(s, 'hex'))
+  const out = new Uint8Array(s.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.substr(i * 2, 2), 16)
+  return out
 }
 
 export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
