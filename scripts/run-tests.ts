@@ -41,7 +41,6 @@ const child = spawn(
     '--import',
     './src/polyfill.ts',
     '--test',
-    '--test-reporter=spec',
     // Integration tests start real processes and ports: one file at a time keeps them apart.
     '--test-concurrency=1',
     ...files,

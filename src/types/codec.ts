@@ -12,6 +12,8 @@ export type Plain = unknown
 export interface Codec<T> {
   /** Human-readable type name, used in error messages. */
   readonly name: string
+  /** Structs and enums name their fields themselves; other codecs are named by the type at the root. */
+  readonly composite?: boolean
   encode(w: ScaleWriter, value: T): void
   decode(r: ScaleReader, path: string): T
   /** Plain value (JSON: bytes as hex, u64 as number or decimal string; CBOR: bytes raw). */
@@ -452,6 +454,7 @@ export function struct<T extends object>(name: string, fields: Fields<T>): Codec
   const at = (p: string, k: string) => (p === '' ? k : `${p}.${k}`)
   return {
     name,
+    composite: true,
     encode: (w, v) => {
       for (const [k, c] of entries) c.encode(w, v[k])
     },
@@ -500,8 +503,10 @@ export function enumOf<const V extends Variant<string, unknown>>(
 ): Codec<EnumValue<V>> {
   const byKind = new Map<string, Variant<string, unknown>>(variants.map((v) => [v.kind, v]))
   const byIndex = new Map<number, Variant<string, unknown>>(variants.map((v) => [v.index, v]))
+  const at = (p: string, k: string) => (p === '' ? k : `${p}.${k}`)
   return {
     name,
+    composite: true,
     encode: (w, v) => {
       const variant = byKind.get(v.kind)!
       w.u8(variant.index)
@@ -511,9 +516,10 @@ export function enumOf<const V extends Variant<string, unknown>>(
       const i = r.u8(p)
       const variant = byIndex.get(i)
       if (variant === undefined) {
-        throw new DecodeError('INVALID_ENUM', p, `${p}: ${name} has no variant with index ${i}`)
+        const field = p === '' ? name : p
+        throw new DecodeError('INVALID_ENUM', field, `${field}: ${name} has no variant with index ${i}`)
       }
-      return { kind: variant.kind, value: variant.codec.decode(r, `${p}.${variant.kind}`) } as EnumValue<V>
+      return { kind: variant.kind, value: variant.codec.decode(r, at(p, variant.kind)) } as EnumValue<V>
     },
     toPlain: (v, mode) => ({ [v.kind]: byKind.get(v.kind)!.codec.toPlain(v.value, mode) }),
     fromPlain: (v, p) => {
@@ -560,7 +566,7 @@ export function decodeScale<T>(codec: Codec<T>, input: Uint8Array, maxBytes: num
     )
   }
   const r = new ScaleReader(input)
-  const value = codec.decode(r, '')
+  const value = codec.decode(r, codec.composite === true ? '' : codec.name)
   if (r.remaining !== 0) {
     throw new DecodeError(
       'TRAILING_BYTES',
