@@ -11,7 +11,7 @@ import {
 import { blake3 } from './blake3.ts'
 import { DOMAIN, domainMessage } from './domain.ts'
 import type { NodeKey } from './keys.ts'
-import { verifyWithProtoKey } from './keys.ts'
+import { verifyWithProtoKey } from './proto-key.ts'
 
 function u64le(v: bigint): Uint8Array {
   const b = new Uint8Array(8)

@@ -2,7 +2,8 @@
 // signature), by an author whose key `director_id` names.
 import { bytesToHex, encodeRecipe, type Recipe, RecipeError, unsignedRecipe } from '../types/index.ts'
 import { DOMAIN, signDomain, verifyDomain } from './domain.ts'
-import { type NodeKey, publicKeyFromId } from './keys.ts'
+import type { NodeKey } from './keys.ts'
+import { publicKeyFromId } from './proto-key.ts'
 
 /** Sign `recipe` as `key`: sets director_id (hex public key) and the signature. */
 export function signRecipe(recipe: Recipe, key: NodeKey): Recipe {
