@@ -1,0 +1,44 @@
+// Small pure helpers of the viewer page: container sniffing for MSE, and embedding similarity.
+
+/** MSE type of a complete video file: fragmented MP4 (codec read from avcC) or WebM. */
+export function sniffMime(bytes: Uint8Array): string | null {
+  if (bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) {
+    return 'video/webm; codecs="vp8"'
+  }
+  if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ftyp') {
+    // avcC box: 'avcC' then configurationVersion, AVCProfileIndication, profile_compatibility, level
+    const limit = Math.min(bytes.length - 8, 64 * 1024)
+    for (let i = 0; i < limit; i++) {
+      if (bytes[i] === 0x61 && bytes[i + 1] === 0x76 && bytes[i + 2] === 0x63 && bytes[i + 3] === 0x43) {
+        const hex = (b: number) => b.toString(16).padStart(2, '0').toUpperCase()
+        return `video/mp4; codecs="avc1.${hex(bytes[i + 5]!)}${hex(bytes[i + 6]!)}${hex(bytes[i + 7]!)}"`
+      }
+    }
+    return 'video/mp4; codecs="avc1.42E01E"'
+  }
+  return null
+}
+
+/** Mean pairwise cosine similarity (the BftResult `similarity` of PROTOCOL.md §5). */
+export function cosineMean(vs: readonly Float32Array[]): number {
+  if (vs.length < 2) return 1
+  let sum = 0
+  let pairs = 0
+  for (let i = 0; i < vs.length; i++) {
+    for (let j = i + 1; j < vs.length; j++) {
+      const a = vs[i]!
+      const b = vs[j]!
+      let dot = 0
+      let na = 0
+      let nb = 0
+      for (let k = 0; k < a.length; k++) {
+        dot += a[k]! * b[k]!
+        na += a[k]! * a[k]!
+        nb += b[k]! * b[k]!
+      }
+      sum += dot / Math.sqrt(na * nb)
+      pairs++
+    }
+  }
+  return sum / pairs
+}
