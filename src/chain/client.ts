@@ -1,5 +1,6 @@
 // The ChainClient seam (PROTOCOL.md §1, §7): what the node needs from a chain. Implemented by the
 // dev chain client and the Substrate client in this folder; lane0 tests substitute a fake.
+import type { CertificateErrorCode } from '../crypto/index.ts'
 import type { Certificate } from '../types/index.ts'
 
 export type NodeRole = 'director' | 'validator' | 'relay'
@@ -10,6 +11,16 @@ export interface NodeRegistration {
   role: NodeRole
   region: string
   stake: bigint
+  /**
+   * Account key (libp2p protobuf public key) when the account is not the node key itself; the
+   * `signer` of `register` then signs as this account. Default: `publicKey`.
+   */
+  account?: Uint8Array
+  /**
+   * Required when `account` differs from `publicKey`: the node key's signature over
+   * `peerBindingBytes(genesisHash, account)`, proving the PeerId consents to the binding.
+   */
+  peerBinding?: Uint8Array
 }
 
 /** Chain events, each with the block that emitted it (clients resume from the last seen block). */
@@ -31,8 +42,22 @@ export type ChainEventType = ChainEvent['type']
 
 /** Outcome of a submission. `unknown`: no answer (timeout, disconnect): retry, it is idempotent. */
 export type SubmitOutcome =
-  | { status: 'accepted'; block: bigint }
-  | { status: 'rejected'; reason: string; code: SubmitRejectCode }
+  | {
+      status: 'accepted'
+      block: bigint
+      /**
+       * True when the chain already held this exact result (same canonical hash) for the slot:
+       * a retry after `unknown` is answered `accepted` with the original block, never recorded twice.
+       */
+      duplicate?: boolean
+    }
+  | {
+      status: 'rejected'
+      reason: string
+      code: SubmitRejectCode
+      /** With `BAD_CERTIFICATE`: which check of `verifyCertificate` failed. */
+      certificateCode?: CertificateErrorCode
+    }
   | { status: 'unknown'; reason: string }
 
 export type SubmitRejectCode =
@@ -50,6 +75,10 @@ export interface SlotResult {
   submitter: Uint8Array
   submittedBlock: bigint
   finalized: boolean
+  /**
+   * The certificate as submitted. The Substrate runtime does not store certificates: there it is
+   * only known for results this client submitted, otherwise it has no members and no commits.
+   */
   certificate: Certificate
 }
 

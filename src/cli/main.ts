@@ -2,7 +2,12 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { initBlake3, KeyError, NodeKey } from '../crypto/index.ts'
 import type { RecipeFormat } from '../types/index.ts'
+import { devchainCommand } from './devchain.ts'
 import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
+import { ConfigError } from '../node/config.ts'
+import { NodeStartError } from '../node/node.ts'
+import { nodeCommand, statusCommand } from './node.ts'
+import { sidecarCommand } from './sidecar.ts'
 
 /** Exit codes shared by every command (documented in the README). */
 export const EXIT_CODES = { ok: 0, invalid: 1, usage: 2, failure: 3 } as const
@@ -57,6 +62,16 @@ export function buildProgram(): Command {
       process.exitCode = result.exitCode
     })
 
+  program.addCommand(devchainCommand())
+  program.addCommand(sidecarCommand())
+
+  program.addCommand(nodeCommand())
+  program.addCommand(statusCommand())
+  // Commands added with addCommand do not inherit these; every command must throw, not exit.
+  for (const c of program.commands) {
+    c.exitOverride()
+    c.configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  }
   return program
 }
 
@@ -69,6 +84,16 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_CODES.usage
+      return
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`nsn: configuration: ${err.message}\n`)
+      process.exitCode = EXIT_CODES.usage
+      return
+    }
+    if (err instanceof NodeStartError) {
+      process.stderr.write(`nsn: cannot start: ${err.message}\n`)
+      process.exitCode = EXIT_CODES.failure
       return
     }
     if (err instanceof KeyError) {

@@ -73,7 +73,7 @@ export const CONFIG_DEFAULTS = {
   chain: {
     kind: 'dev',
     /** WebSocket endpoint of the dev chain or of a Substrate node. */
-    url: 'ws://127.0.0.1:9944',
+    url: 'ws://127.0.0.1:9955',
   },
   sidecar: {
     /** embedded: this process runs the gRPC sidecar on 127.0.0.1; external: connect to `url`. */

@@ -1,5 +1,6 @@
 // The Gossip seam (ARCHITECTURE.md): what the rest of the node needs from the mesh. The libp2p
 // implementation lives in this folder; unit tests elsewhere substitute an in-process fake.
+import type { VideoChunk } from '../types/index.ts'
 import type { TopicName } from './topics.ts'
 
 /** Outcome of an application validator (PROTOCOL.md §2): reject lowers the sender's score. */
@@ -36,4 +37,26 @@ export interface Gossip {
    * BFT validator this way, since p2p does not know BFT rules.
    */
   setValidator(topic: TopicName, validator: TopicValidator): void
+}
+
+/** Outcome of publishing one video's chunks (the plan's publish_video, with timings). */
+export interface PublishVideoReport {
+  /** Chunks given. */
+  total: number
+  /** Chunks that reached at least one peer. */
+  published: number
+  /** Chunks that could not be published (over-size, no peers, not sent). */
+  failed: number
+  /** Slowest chunk acknowledgement (ms): publish until its bytes left every recipient's stream buffer. */
+  maxAckMs: number
+  /** Mean acknowledgement over published chunks (ms); 0 when none was published. */
+  avgAckMs: number
+  /** Error code of each failed chunk, by chunk index (absent when none failed). */
+  errors?: Array<{ index: number; code: string }>
+}
+
+/** The Gossip seam plus video publication: what the Lane 0 chunk publisher needs. */
+export interface VideoGossip extends Gossip {
+  /** Publish signed chunks in order on /nsn/video/1.0.0; never throws for a single chunk's failure. */
+  publishVideo(chunks: readonly VideoChunk[]): Promise<PublishVideoReport>
 }

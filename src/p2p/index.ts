@@ -1,4 +1,13 @@
 // Public surface of src/p2p.
+export * from './adapter.ts'
+export * from './constants.ts'
+export * from './errors.ts'
 export * from './gossip.ts'
+export * from './metrics.ts'
+export * from './node.ts'
+export * from './rate-limit.ts'
+export * from './scoring.ts'
 export * from './topics.ts'
+export * from './validators.ts'
 export * from './video.ts'
+export * from './video-policy.ts'

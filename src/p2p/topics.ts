@@ -61,3 +61,13 @@ export const TOPIC_SPECS: Readonly<Record<TopicName, TopicSpec>> = {
     floodPublish: false,
   },
 }
+
+/** The six topic names, in the order of PROTOCOL.md §2. */
+export const TOPIC_NAMES: readonly TopicName[] = Object.freeze(Object.keys(TOPICS) as TopicName[])
+
+const NAME_BY_TOPIC = new Map<string, TopicName>(TOPIC_NAMES.map((n) => [TOPICS[n], n]))
+
+/** The topic name of a wire topic string, or undefined for a topic that is not ours. */
+export function topicNameOf(topic: string): TopicName | undefined {
+  return NAME_BY_TOPIC.get(topic)
+}

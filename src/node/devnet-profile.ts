@@ -1,0 +1,32 @@
+// The devnet profile: the same config schema with timings short enough that the first slot is
+// final within a minute of `nsn devnet` starting on a 2-core machine. Chain-side values (block
+// time, epoch length, lookahead, challenge period) are the dev chain's flags, set by the devnet.
+import type { ConfigProfile } from './config.ts'
+
+export const DEVNET_PROFILE = {
+  node: { logLevel: 'warn' },
+  http: { port: 0 },
+  p2p: { listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'], heartbeatMs: 500 },
+  vortex: { maxResolution: '320x240', embeddingNoise: 0.01 },
+  lane0: {
+    onDeckLeadMs: 5_000,
+    bftTimeoutMs: 4_000,
+    commitTimeoutMs: 4_000,
+    publishGraceMs: 1_500,
+    submitGraceMs: 1_000,
+    vortexTimeoutMs: 30_000,
+  },
+} satisfies ConfigProfile
+
+/** Dev chain settings of the devnet (flags of `nsn devchain`). */
+export const DEVNET_CHAIN = {
+  blockMs: 500,
+  /** 12 s slots: generation ~5 s on 2 cores for five directors, BFT and publication in the rest. */
+  blocksPerSlot: 24,
+  /** 20 slots per epoch. */
+  epochLengthBlocks: 480,
+  lookaheadBlocks: 10,
+  challengePeriodBlocks: 6,
+  directors: 5,
+  quorum: 3,
+} as const

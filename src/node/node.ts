@@ -1,0 +1,262 @@
+// The composition root (ARCHITECTURE.md): turns a NodeConfig into running objects — key, chain
+// client, libp2p node, sidecar (embedded gRPC server or external), director service, viewer feed,
+// HTTP API — and stops them in reverse order. No business rules live here.
+import { mkdir } from 'node:fs/promises'
+import { isAbsolute, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pino, { type Logger } from 'pino'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { type ChainClient, type ChainInfo, createChainClientMetrics, DevChainClient, SubstrateChainClient } from '../chain/index.ts'
+import { initBlake3, NodeKey } from '../crypto/index.ts'
+import { createLane0Metrics, DirectorService } from '../lane0/index.ts'
+import { createP2PMetrics, P2PNode, RelayVideoPolicy } from '../p2p/index.ts'
+import { EpochTracker } from '../scheduler/index.ts'
+import { SidecarClient, SidecarServer } from '../sidecar/index.ts'
+import type { NodeConfig } from './config.ts'
+import { HttpApi } from './http.ts'
+import { buildViewerAssets } from './viewer-bundle.ts'
+import { ViewerFeed } from './viewer-feed.ts'
+
+const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
+
+export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP'
+
+/** A part of the node that could not start; the message says which and why. */
+export class NodeStartError extends Error {
+  override readonly name = 'NodeStartError'
+  constructor(
+    readonly code: NodeStartErrorCode,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message)
+  }
+}
+
+export interface NodeStatus {
+  peerId: string
+  role: NodeConfig['node']['role']
+  http: { host: string; port: number } | null
+  chain: { networkId: string; bestBlock: bigint | null; epoch: bigint | null; slot: bigint | null }
+  p2p: ReturnType<P2PNode['status']>
+  director: ReturnType<DirectorService['status']> | null
+}
+
+async function step<T>(code: NodeStartErrorCode, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    throw new NodeStartError(code, `${what}: ${(err as Error).message}`, err)
+  }
+}
+
+/** Options of the reference plugin, passed in its environment (docs/sidecar.md). */
+function vortexEnv(config: NodeConfig, key: NodeKey): Record<string, string> {
+  const env: Record<string, string> = { VORTEX_MAX_RESOLUTION: config.vortex.maxResolution }
+  // Each director's noise differs (seeded by its key), so honest embeddings are close, not equal.
+  if (config.vortex.embeddingNoise > 0) {
+    env.VORTEX_EMBEDDING_NOISE = `${config.vortex.embeddingNoise}:${Number.parseInt(key.publicKeyHex.slice(0, 12), 16)}`
+  }
+  return env
+}
+
+export class NsnNode {
+  private readonly stops: (() => Promise<void> | void)[] = []
+  private constructor(
+    readonly config: NodeConfig,
+    readonly key: NodeKey,
+    readonly log: Logger,
+    readonly registry: Registry,
+    readonly chain: ChainClient,
+    readonly chainInfo: ChainInfo,
+    readonly p2p: P2PNode,
+    readonly tracker: EpochTracker,
+    readonly director: DirectorService | null,
+    readonly http: HttpApi,
+  ) {}
+
+  /** Start every part; on failure, stops what already started and throws NodeStartError. */
+  static async start(config: NodeConfig, opts: { logger?: Logger } = {}): Promise<NsnNode> {
+    await initBlake3()
+    const log = opts.logger ?? pino({ level: config.node.logLevel, base: { node: undefined } })
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry, prefix: 'nsn_process_' })
+    const stops: (() => Promise<void> | void)[] = []
+    const rollback = async () => {
+      for (const s of stops.reverse()) await Promise.resolve(s()).catch(() => {})
+    }
+    try {
+      const dataDir = resolve(config.node.dataDir)
+      await mkdir(dataDir, { recursive: true })
+      const key = await step('KEY', 'node key', () =>
+        NodeKey.loadOrCreate(config.node.keyFile === '' ? join(dataDir, 'node.key') : config.node.keyFile),
+      )
+      const nodeLog = log.child({ peer: key.peerId.toString().slice(-8) })
+
+      const chain: ChainClient =
+        config.chain.kind === 'dev'
+          ? new DevChainClient({ url: config.chain.url, logger: nodeLog, metrics: createChainClientMetrics(registry) })
+          : new SubstrateChainClient({ url: config.chain.url, logger: nodeLog })
+      stops.push(() => chain.close())
+      const chainInfo = await step('CHAIN_UNREACHABLE', `chain at ${config.chain.url}`, () => chain.info())
+
+      // The elected sets drive the relay policy, recipe authors and the viewer's trust anchor.
+      const tracker = new EpochTracker({ chain }, { self: key.publicKeyProto, onDeckLeadMs: config.lane0.onDeckLeadMs })
+      const electedForSlot = (slot: bigint) =>
+        tracker.directors(slot / BigInt(chainInfo.slotsPerEpoch)) ?? null
+      const p2p = new P2PNode(
+        {
+          key,
+          listen: config.p2p.listen,
+          announce: config.p2p.announce.length > 0 ? config.p2p.announce : undefined,
+          bootstrap: config.p2p.bootstrap,
+          mdns: config.p2p.mdns,
+          mesh: { D: config.p2p.meshD, Dlo: config.p2p.meshDlo, Dhi: config.p2p.meshDhi, heartbeatMs: config.p2p.heartbeatMs },
+          rateLimit: config.p2p.rateLimit
+            ? {
+                messagesPerMinute: config.p2p.rateLimitMessagesPerMinute,
+                videoChunksPerMinute: config.p2p.rateLimitVideoChunksPerMinute,
+              }
+            : false,
+          electedForSlot,
+          videoPolicy: new RelayVideoPolicy({
+            electedForSlot,
+            chunkSize: config.lane0.chunkSize,
+            maxVideoBytes: config.lane0.maxVideoBytes,
+            maxContentIdsPerSlot: config.lane0.quorum,
+          }),
+          recipes: { currentSlot: () => tracker.currentSlot ?? undefined, bounds: config.recipes },
+        },
+        { logger: nodeLog, metrics: createP2PMetrics(registry) },
+      )
+      await step('P2P', 'libp2p node', () => p2p.start())
+      stops.push(() => p2p.stop())
+      await tracker.start()
+      stops.push(() => tracker.stop())
+
+      let director: DirectorService | null = null
+      if (config.node.role === 'director') {
+        let address = config.sidecar.url
+        if (config.sidecar.mode === 'embedded') {
+          const pluginsDir = isAbsolute(config.sidecar.pluginsDir)
+            ? config.sidecar.pluginsDir
+            : join(PACKAGE_ROOT, config.sidecar.pluginsDir)
+          const server = await step('SIDECAR', 'embedded sidecar', () =>
+            SidecarServer.start({
+              pluginsDir,
+              host: '127.0.0.1',
+              port: 0,
+              workDir: join(dataDir, 'sidecar'),
+              logger: nodeLog.child({ module: 'sidecar' }),
+              env: vortexEnv(config, key),
+            }),
+          )
+          stops.push(() => server.stop())
+          address = `127.0.0.1:${server.port}`
+        }
+        const sidecar = new SidecarClient({
+          address,
+          callTimeoutMs: config.lane0.vortexTimeoutMs,
+          retries: config.lane0.vortexRetries,
+          logger: nodeLog,
+        })
+        stops.push(() => sidecar.close())
+        director = new DirectorService(
+          { key, gossip: p2p, chain, sidecar, logger: nodeLog, metrics: createLane0Metrics(registry) },
+          {
+            journalDir: join(dataDir, 'journal'),
+            config: { ...config.lane0, quorum: config.lane0.quorum },
+            networkId: chainInfo.genesisHash,
+            recipeBounds: config.recipes,
+          },
+        )
+        await director.start()
+        const d = director
+        stops.push(() => d.stop({ finishSlot: false }))
+      }
+
+      const feed = new ViewerFeed(
+        { gossip: p2p, logger: nodeLog },
+        {
+          networkId: chainInfo.genesisHash,
+          quorum: chainInfo.quorum,
+          slotsPerEpoch: chainInfo.slotsPerEpoch,
+          nodeId: key.peerId.toString(),
+        },
+      )
+      const publishElected = (epoch: bigint) => {
+        const d = tracker.directors(epoch)
+        if (d !== undefined) feed.setElected(epoch, d)
+      }
+      const current = tracker.currentEpoch
+      if (current !== null) {
+        publishElected(current)
+        publishElected(current + 1n)
+      }
+      tracker.events.on('chain', (ev) => {
+        if (ev.type === 'OnDeckElection' || ev.type === 'EpochStarted') feed.setElected(ev.epoch, ev.directors)
+      })
+      feed.start()
+      stops.push(() => feed.stop())
+
+      const assets = await step('HTTP', 'viewer bundle', () => buildViewerAssets())
+      let node: NsnNode | null = null
+      const http = new HttpApi(
+        {
+          registry,
+          status: () => node?.status() ?? { starting: true },
+          health: () => node?.health() ?? { healthy: false, reasons: ['starting'] },
+          viewer: { feed, assets },
+        },
+        { host: config.http.host, port: config.http.port },
+      )
+      const bound = await step('HTTP', `http on ${config.http.host}:${config.http.port}`, () => http.start())
+      stops.push(() => http.stop())
+      node = new NsnNode(config, key, log, registry, chain, chainInfo, p2p, tracker, director, http)
+      node.stops.push(...stops)
+      log.info(
+        { peerId: key.peerId.toString(), role: config.node.role, http: `http://${bound.host}:${bound.port}`, listen: p2p.multiaddrs() },
+        'node started',
+      )
+      return node
+    } catch (err) {
+      await rollback()
+      throw err
+    }
+  }
+
+  status(): NodeStatus {
+    return {
+      peerId: this.key.peerId.toString(),
+      role: this.config.node.role,
+      http: this.http.address(),
+      chain: {
+        networkId: Buffer.from(this.chainInfo.genesisHash).toString('hex'),
+        bestBlock: this.tracker.currentBlock,
+        epoch: this.tracker.currentEpoch,
+        slot: this.tracker.currentSlot,
+      },
+      p2p: this.p2p.status(),
+      director: this.director?.status() ?? null,
+    }
+  }
+
+  health(): { healthy: boolean; reasons: string[] } {
+    const reasons: string[] = []
+    const s = this.p2p.status()
+    if (!s.started) reasons.push('p2p not started')
+    if (this.tracker.currentBlock === null) reasons.push('no chain block seen')
+    return { healthy: reasons.length === 0, reasons }
+  }
+
+  /** Stop everything in reverse order of start. */
+  async stop(): Promise<void> {
+    for (const s of this.stops.splice(0).reverse()) {
+      try {
+        await s()
+      } catch (err) {
+        this.log.warn({ err }, 'error while stopping')
+      }
+    }
+  }
+}

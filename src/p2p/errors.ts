@@ -1,0 +1,96 @@
+// The two error kinds of the mesh (STYLE.md §7): P2PError for what our own node could not do
+// (publish, config), GossipValidationError for a remote message a validator refuses. Both carry a
+// bounded `code` so that metrics can label by it and tests can check it.
+
+export type P2PErrorCode =
+  /** The message is larger than the topic's limit or than what GossipSub can send (ECOSYSTEM.md trap 2). */
+  | 'OVERSIZE'
+  /** No peer is subscribed to the topic (or none above the publish score threshold). */
+  | 'NO_PEERS'
+  /** Peers were selected but the message could not be written to any of them. */
+  | 'NOT_SENT'
+  /** publish/subscribe before start() or after stop(). */
+  | 'NOT_STARTED'
+  /** Refused configuration value (the message names the key and the bound). */
+  | 'INVALID_CONFIG'
+  /** Any other failure of the underlying GossipSub publish. */
+  | 'PUBLISH_FAILED'
+
+/** A local mesh operation failed. */
+export class P2PError extends Error {
+  override readonly name = 'P2PError'
+  constructor(
+    readonly code: P2PErrorCode,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message)
+  }
+  toJSON(): { code: string; message: string } {
+    return { code: this.code, message: this.message }
+  }
+}
+
+/**
+ * What a validator does with a refused message (PROTOCOL.md §2): `reject` = invalid, lowers the
+ * sender's peer score (GossipSub P4); `ignore` = not forwarded, not delivered, no penalty
+ * (duplicate, stale, not yet decidable, over our local rate budget).
+ */
+export const GossipAction = { REJECT: 'reject', IGNORE: 'ignore' } as const
+export type GossipAction = (typeof GossipAction)[keyof typeof GossipAction]
+
+/** Why a message was refused. A bounded set: it is a metrics label. */
+export type GossipErrorCode =
+  // any topic: the gate in front of every validator
+  | 'OVERSIZE'
+  | 'EMPTY'
+  | 'RATE_LIMITED'
+  | 'GRAYLISTED'
+  | 'DUPLICATE'
+  // decoding / structure
+  | 'MALFORMED'
+  | 'UNSUPPORTED_VERSION'
+  | 'BAD_INDEX'
+  | 'BAD_CONTENT_ID'
+  | 'BAD_SIGNER'
+  | 'BAD_HASH'
+  | 'BAD_SIGNATURE'
+  // authorisation and per-slot bounds (PROTOCOL.md §6)
+  | 'UNAUTHORISED_SIGNER'
+  | 'ELECTION_UNKNOWN'
+  | 'TOO_MANY_CHUNKS'
+  | 'TOO_MANY_CONTENT_IDS'
+  | 'STALE'
+  // recipes (PROTOCOL.md §4)
+  | 'INVALID_RECIPE'
+  | 'UNAUTHORISED_AUTHOR'
+  | 'AUTHORS_UNKNOWN'
+  | 'NOT_YET_VALID'
+  // validators installed with setValidator that answer with a bare result, or that threw
+  | 'APP_REJECT'
+  | 'APP_IGNORE'
+  | 'VALIDATOR_ERROR'
+
+/** Thrown by a `validateX` function; the one adapter maps it to reject/ignore and counts it. */
+export class GossipValidationError extends Error {
+  override readonly name = 'GossipValidationError'
+  constructor(
+    readonly action: GossipAction,
+    readonly code: GossipErrorCode,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(message)
+  }
+  toJSON(): { action: string; code: string; message: string } {
+    return { action: this.action, code: this.code, message: this.message }
+  }
+}
+
+export function rejectWith(code: GossipErrorCode, message: string, cause?: unknown): never {
+  throw new GossipValidationError(GossipAction.REJECT, code, message, cause)
+}
+
+export function ignoreWith(code: GossipErrorCode, message: string, cause?: unknown): never {
+  throw new GossipValidationError(GossipAction.IGNORE, code, message, cause)
+}

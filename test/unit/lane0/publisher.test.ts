@@ -1,0 +1,246 @@
+// Publication (PROTOCOL.md §6): the canonical member publishes signed chunks with content_id =
+// hex(content_hash); fallbacks in rank order after publish_grace_ms; the relay policy's bounds; the
+// viewer-side assembler that plays only certified content.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { blake3, type NodeKey, rankMembers } from '../../../src/crypto/index.ts'
+import { CertifiedSlotAssembler, ChunkPublisher, PublishError, VideoRelayPolicy, checkRelayChunk } from '../../../src/lane0/index.ts'
+import { buildVideoChunks, verifyVideoChunk } from '../../../src/p2p/index.ts'
+import { ManualClock, SlotClock } from '../../../src/scheduler/index.ts'
+import {
+  bytesToHex,
+  type CertificateMember,
+  decodeVideoChunk,
+  type VideoChunk,
+} from '../../../src/types/index.ts'
+import { buildCertificate, testKeys } from '../../fixtures/index.ts'
+import { expectRejectedWithCode } from '../../helpers.ts'
+import { FakeGossipHub, fakeVideo } from './fakes.ts'
+
+const SLOT = 5n
+const CHUNK = 1000
+
+async function setup(n = 3) {
+  const keys = await testKeys(5)
+  const hub = new FakeGossipHub()
+  const clock = new ManualClock()
+  const videos = keys.map((_, i) => fakeVideo(3500 + i, i + 1))
+  const members: CertificateMember[] = rankMembers(
+    SLOT,
+    keys.slice(0, n).map((k, i) => ({
+      signer: k.publicKeyProto,
+      content_hash: blake3(videos[i]!),
+      embedding_hash: new Uint8Array(32),
+    })),
+  )
+  const byKey = new Map(keys.map((k, i) => [bytesToHex(k.publicKeyProto), { key: k, video: videos[i]! }]))
+  const ranked = members.map((m) => byKey.get(bytesToHex(m.signer))!)
+  const pubs = ranked.map(({ key }, i) => {
+    const p = new ChunkPublisher({ gossip: hub.join(`m${i}`), key, clock }, { chunkSize: CHUNK, publishGraceMs: 3000 })
+    p.start()
+    return p
+  })
+  const viewer = hub.join('viewer')
+  const received: VideoChunk[] = []
+  viewer.subscribe('video', (m) => received.push(decodeVideoChunk(m.data)))
+  return { keys, hub, clock, members, ranked, pubs, received }
+}
+
+const chunksBy = (received: VideoChunk[], key: NodeKey) =>
+  received.filter((c) => bytesToHex(c.signer) === bytesToHex(key.publicKeyProto))
+
+describe('ChunkPublisher', () => {
+  it('the canonical member publishes at once; the others see it complete and stand down', async () => {
+    const { clock, members, ranked, pubs, received } = await setup()
+    const outcomes = ranked.map(({ video }, i) => pubs[i]!.publishCertified({ slot: SLOT, members, video }))
+    const [first, second, third] = await Promise.all(outcomes)
+    assert.equal(first?.action, 'published')
+    assert.equal(first?.action === 'published' && first.report.role, 'canonical')
+    assert.equal(first?.action === 'published' && first.report.total, 4)
+    assert.deepEqual(second, { action: 'stood-down', contentId: bytesToHex(members[0]!.content_hash), rank: 0 })
+    assert.equal(third?.action, 'stood-down')
+    assert.equal(clock.now() - 1_700_000_000_000, 0, 'nobody waited for a grace period')
+    const got = chunksBy(received, ranked[0]!.key)
+    assert.equal(got.length, 4)
+    for (const c of got) {
+      assert.equal(c.header.content_id, bytesToHex(members[0]!.content_hash))
+      assert.equal(c.header.slot, SLOT)
+      verifyVideoChunk(c)
+    }
+    assert.equal(received.length, 4, 'only the canonical video went out')
+  })
+
+  it('falls back in rank order after publish_grace_ms when the canonical is silent', async () => {
+    const { clock, members, ranked, pubs, received } = await setup()
+    // Member 0 is dead: only members 1 and 2 run.
+    const second = pubs[1]!.publishCertified({ slot: SLOT, members, video: ranked[1]!.video })
+    const third = pubs[2]!.publishCertified({ slot: SLOT, members, video: ranked[2]!.video })
+    await clock.tick(2999)
+    assert.equal(received.length, 0)
+    await clock.tick(1)
+    const o2 = await second
+    assert.equal(o2.action === 'published' && o2.report.role, 'fallback')
+    await clock.tick(3000)
+    assert.equal((await third).action, 'stood-down', 'rank 2 saw rank 1 complete')
+    assert.equal(chunksBy(received, ranked[1]!.key).length, 4)
+    assert.equal(chunksBy(received, ranked[2]!.key).length, 0)
+  })
+
+  it('keeps waiting while a higher-ranked publisher is still making progress', async () => {
+    const { clock, members, ranked, pubs } = await setup()
+    const canonicalChunks = buildVideoChunks(bytesToHex(members[0]!.content_hash), SLOT, ranked[0]!.video, ranked[0]!.key, {
+      chunkSize: CHUNK,
+    })
+    const p = pubs[1]!.publishCertified({ slot: SLOT, members, video: ranked[1]!.video })
+    // A slow canonical: one chunk every 2 s.
+    for (const c of canonicalChunks.slice(0, 3)) {
+      await clock.tick(2000)
+      pubs[1]!.observe(c.header, c.signer)
+    }
+    let settled = false
+    void p.then(() => {
+      settled = true
+    })
+    await clock.tick(1000)
+    assert.equal(settled, false, 'progress within the last grace: still waiting at 7 s')
+    pubs[1]!.observe(canonicalChunks[3]!.header, canonicalChunks[3]!.signer)
+    await clock.tick(1)
+    assert.equal((await p).action, 'stood-down')
+  })
+
+  it('a non-member does not publish; a publish that reaches nobody is a PublishError', async () => {
+    const { members, pubs, hub, keys, clock } = await setup(2)
+    const outsider = new ChunkPublisher({ gossip: hub.join('x'), key: keys[4]!, clock })
+    assert.deepEqual(await outsider.publishCertified({ slot: SLOT, members, video: fakeVideo(10) }), { action: 'not-member' })
+    const alone = new FakeGossipHub()
+    const lonely = new ChunkPublisher({ gossip: alone.join('solo'), key: keys[0]!, clock })
+    const err = await expectRejectedWithCode(lonely.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical'), PublishError, 'PUBLISH_FAILED')
+    assert.equal(err.details.total, 1)
+    const ctrl = new AbortController()
+    ctrl.abort()
+    await expectRejectedWithCode(pubs[0]!.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical', ctrl.signal), PublishError, 'ABORTED')
+  })
+})
+
+describe('VideoRelayPolicy', async () => {
+  const keys = await testKeys(7)
+  const elected = keys.slice(0, 5).map((k) => k.publicKeyProto)
+  const slotClock = new SlotClock(2, 4)
+  const policy = () =>
+    new VideoRelayPolicy({
+      electedFor: (e) => (e === 1n ? elected : undefined),
+      epochOfSlot: (s) => slotClock.epochOfSlot(s),
+      quorum: 3,
+      chunkSize: 1000,
+      maxVideoBytes: 10_000,
+    })
+  const chunk = (key: NodeKey, slot: bigint, seed: number, size = 2500) =>
+    buildVideoChunks(bytesToHex(blake3(fakeVideo(size, seed))), slot, fakeVideo(size, seed), key, { chunkSize: 1000 })
+
+  it('forwards chunks of elected directors, also before any certificate', () => {
+    const p = policy()
+    for (const c of chunk(keys[0]!, SLOT, 1)) assert.deepEqual(p.check(c.header, c.signer), { result: 'accept' })
+  })
+
+  it('rejects unelected signers and bad content ids; ignores unknown epochs and duplicates', () => {
+    const p = policy()
+    const [c] = chunk(keys[6]!, SLOT, 1)
+    assert.equal(p.check(c!.header, c!.signer).result, 'reject')
+    const [d] = chunk(keys[0]!, 9n, 1)
+    assert.deepEqual(p.check(d!.header, d!.signer).result, 'ignore')
+    const [e] = buildVideoChunks('not-a-hash', SLOT, fakeVideo(10), keys[0]!)
+    const r = p.check(e!.header, e!.signer)
+    assert.equal(r.result === 'reject' && r.code, 'BAD_CONTENT_ID')
+    const [f] = chunk(keys[1]!, SLOT, 2)
+    assert.equal(p.check(f!.header, f!.signer).result, 'accept')
+    const again = p.check(f!.header, f!.signer)
+    assert.equal(again.result === 'ignore' && again.code, 'DUPLICATE_INDEX')
+  })
+
+  it('bounds chunks per content id and content ids per director per slot', () => {
+    const p = policy()
+    const big = chunk(keys[0]!, SLOT, 1, 11_000) // 11 chunks > ceil(10000/1000)
+    const r = p.check(big[0]!.header, big[0]!.signer)
+    assert.equal(r.result === 'reject' && r.code, 'TOO_MANY_CHUNKS')
+    for (const seed of [1, 2, 3]) {
+      const [c] = chunk(keys[2]!, SLOT, seed)
+      assert.equal(p.check(c!.header, c!.signer).result, 'accept')
+    }
+    const [fourth] = chunk(keys[2]!, SLOT, 4)
+    const r4 = p.check(fourth!.header, fourth!.signer)
+    assert.equal(r4.result === 'reject' && r4.code, 'TOO_MANY_CONTENT_IDS')
+    const [other] = chunk(keys[2]!, 6n, 4)
+    assert.equal(p.check(other!.header, other!.signer).result, 'accept', 'the bound is per slot')
+    assert.equal(checkRelayChunk(other!.header, other!.signer, { electedFor: () => elected, epochOfSlot: () => 1n, chunkSize: 1000, maxVideoBytes: 1 }).result, 'reject')
+  })
+})
+
+describe('CertifiedSlotAssembler', async () => {
+  const keys = await testKeys(6)
+  const deps = {
+    blake3,
+    verifyChunk: (c: VideoChunk) => {
+      try {
+        verifyVideoChunk(c)
+        return true
+      } catch {
+        return false
+      }
+    },
+  }
+  const videos = keys.map((_, i) => fakeVideo(2500 + i * 10, i + 7))
+  const { certificate } = buildCertificate({ epoch: 1n, slot: SLOT, memberKeys: keys.slice(0, 3), committers: keys.slice(0, 3) })
+  // Replace the fixture's content hashes with the real ones of our videos (members stay in rank order).
+  for (const m of certificate.members) {
+    const i = keys.findIndex((k) => bytesToHex(k.publicKeyProto) === bytesToHex(m.signer))
+    m.content_hash = blake3(videos[i]!)
+  }
+  const chunksOf = (i: number, video = videos[i]!, contentHash = blake3(videos[i]!)) =>
+    buildVideoChunks(bytesToHex(contentHash), SLOT, video, keys[i]!, { chunkSize: 1000 })
+
+  it('buffers chunks until the certificate, then completes with the verified video', () => {
+    const a = new CertifiedSlotAssembler(deps)
+    const done: bigint[] = []
+    a.events.on('complete', (c) => done.push(c.slot))
+    const chunks = chunksOf(1)
+    assert.deepEqual(a.addChunk(chunks[2]!), { status: 'buffered' })
+    assert.deepEqual(a.addChunk(chunks[0]!), { status: 'buffered' })
+    const placed = a.addCertificate(certificate)
+    assert.deepEqual(placed.map((r) => r.status), ['accepted', 'accepted'])
+    assert.deepEqual(a.addChunk(chunks[1]!), { status: 'complete' })
+    assert.deepEqual(a.completed(SLOT)?.video, videos[1])
+    assert.deepEqual(done, [SLOT])
+    assert.deepEqual(a.addChunk(chunks[0]!), { status: 'duplicate' })
+  })
+
+  it('plays nothing uncertified: non-members, wrong content ids, forged chunks, wrong hashes', () => {
+    const a = new CertifiedSlotAssembler(deps)
+    a.addCertificate(certificate)
+    const outsider = chunksOf(4)
+    assert.deepEqual(a.addChunk(outsider[0]!), { status: 'rejected', code: 'NOT_CERTIFIED' })
+    const otherContent = chunksOf(0, fakeVideo(2500, 99), blake3(fakeVideo(2500, 99)))
+    assert.deepEqual(a.addChunk(otherContent[0]!), { status: 'rejected', code: 'NOT_CERTIFIED' })
+    const forged = { ...chunksOf(0)[0]!, payload: new Uint8Array(1000) }
+    assert.deepEqual(a.addChunk(forged), { status: 'rejected', code: 'BAD_CHUNK' })
+    // A member signing chunks of a different video under its certified content id.
+    const liar = chunksOf(2, fakeVideo(2520, 1234), blake3(videos[2]!))
+    for (const c of liar.slice(0, -1)) assert.equal(a.addChunk(c).status, 'accepted')
+    assert.deepEqual(a.addChunk(liar.at(-1)!), { status: 'rejected', code: 'HASH_MISMATCH' })
+    assert.equal(a.completed(SLOT), null)
+    for (const c of chunksOf(2)) a.addChunk(c)
+    assert.equal(a.completed(SLOT)?.rank, certificate.members.findIndex((m) => bytesToHex(m.signer) === bytesToHex(keys[2]!.publicKeyProto)))
+  })
+
+  it('bounds what waits for a certificate', () => {
+    const a = new CertifiedSlotAssembler(deps, { maxBufferedChunks: 2, maxSlots: 2 })
+    const chunks = chunksOf(0)
+    a.addChunk(chunks[0]!)
+    a.addChunk(chunks[1]!)
+    assert.deepEqual(a.addChunk(chunks[2]!), { status: 'rejected', code: 'BUFFER_FULL' })
+    const later = buildVideoChunks('ab'.repeat(32), SLOT + 1n, fakeVideo(10), keys[0]!)
+    const latest = buildVideoChunks('ab'.repeat(32), SLOT + 2n, fakeVideo(10), keys[0]!)
+    a.addChunk(later[0]!)
+    assert.equal(a.addChunk(latest[0]!).status, 'buffered', 'oldest slot dropped to make room')
+    assert.deepEqual(a.addChunk(chunks[0]!), { status: 'rejected', code: 'STALE_SLOT' })
+  })
+})

@@ -1,0 +1,219 @@
+// Default gossip validators and the video relay policy: each rule of PROTOCOL.md §2–§6 answers
+// accept, reject or ignore with the expected code.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { signCommit } from '../../../src/crypto/index.ts'
+import {
+  authorsFromElection,
+  buildVideoChunks,
+  type GossipAction,
+  type GossipErrorCode,
+  GossipValidationError,
+  P2PError,
+  RelayVideoPolicy,
+  staticElection,
+  type VideoChunkPolicy,
+  validateBftDecodes,
+  validateEvidenceDecodes,
+  validateNonEmpty,
+  validateRecipeMessage,
+  validateVideoChunk,
+} from '../../../src/p2p/index.ts'
+import {
+  bytesToHex,
+  encodeBftSignal,
+  encodeRecipe,
+  encodeVideoChunk,
+  type Recipe,
+  recipeToJson,
+  type VideoChunk,
+} from '../../../src/types/index.ts'
+import { signedSampleRecipe, TEST_NETWORK_ID, testKeys } from '../../fixtures/index.ts'
+import { expectCode } from '../../helpers.ts'
+
+function expectRefused(fn: () => unknown, action: GossipAction, code: GossipErrorCode, ctx = ''): void {
+  const err = expectCode(fn, GossipValidationError, code, ctx)
+  assert.equal(err.action, action, `${ctx}: action`)
+}
+
+describe('video chunks', async () => {
+  const [director, other, outsider] = await testKeys(3)
+  const elected = staticElection([director!.publicKeyProto, other!.publicKeyProto])
+  const video = Uint8Array.from({ length: 3000 }, (_, i) => i % 251)
+  const chunksOf = (contentId: string, slot = 5n, key = director!, chunkSize = 1000) =>
+    buildVideoChunks(contentId, slot, video, key, { chunkSize })
+  const policy = () => new RelayVideoPolicy({ electedForSlot: elected, maxVideoBytes: 4000, chunkSize: 1000 })
+  const validate = (p: VideoChunkPolicy, c: VideoChunk) =>
+    validateVideoChunk({ policy: p }, encodeVideoChunk(c))
+
+  it('accepts a signed chunk from an elected director, with no certificate known (§6)', () => {
+    const p = policy()
+    const chunk = chunksOf('aa')[0]!
+    const out = validate(p, chunk)
+    assert.equal(out.header.content_id, 'aa')
+    assert.deepEqual(out.payload, chunk.payload)
+  })
+
+  it('rejects malformed bytes, a bad hash, a bad signature and an unauthorised signer', () => {
+    const p = policy()
+    const good = chunksOf('bb')[0]!
+    expectRefused(
+      () => validateVideoChunk({ policy: p }, encodeVideoChunk(good).subarray(0, 100)),
+      'reject',
+      'MALFORMED',
+      'truncated',
+    )
+    const badHash = { ...good, payload: good.payload.map((b, i) => (i === 3 ? b ^ 0xff : b)) }
+    expectRefused(() => validate(p, badHash), 'reject', 'BAD_HASH', 'payload changed')
+    const badSig = { ...good, signature: good.signature.map((b, i) => (i === 10 ? b ^ 1 : b)) }
+    expectRefused(() => validate(p, badSig), 'reject', 'BAD_SIGNATURE', 'signature changed')
+    const otherSigner = { ...good, signer: other!.publicKeyProto }
+    expectRefused(() => validate(p, otherSigner), 'reject', 'BAD_SIGNATURE', 'signer swapped')
+    expectRefused(
+      () => validate(p, chunksOf('cc', 5n, outsider!)[0]!),
+      'reject',
+      'UNAUTHORISED_SIGNER',
+      'outsider',
+    )
+    const badKey = { ...good, signer: good.signer.subarray(1) }
+    expectRefused(() => validate(p, badKey), 'reject', 'BAD_SIGNER', 'not a protobuf key')
+  })
+
+  it('ignores chunks while the election is unknown, without recording them', () => {
+    let known = false
+    const p = new RelayVideoPolicy({ electedForSlot: (s) => (known ? elected(s) : null) })
+    const chunk = chunksOf('dd')[0]!
+    expectRefused(() => validate(p, chunk), 'ignore', 'ELECTION_UNKNOWN')
+    known = true
+    assert.doesNotThrow(() => validate(p, chunk), 'accepted once the election is known')
+  })
+
+  it('ignores a duplicate chunk (same signer, slot, content id, index), even re-signed', () => {
+    const p = policy()
+    const [first] = chunksOf('ee')
+    validate(p, first!)
+    expectRefused(() => validate(p, first!), 'ignore', 'DUPLICATE', 'same bytes')
+    const resigned = buildVideoChunks('ee', 5n, video, director!, { chunkSize: 1000, timestampMs: 1n })[0]!
+    expectRefused(() => validate(p, resigned), 'ignore', 'DUPLICATE', 're-signed copy')
+    assert.doesNotThrow(() => validate(p, chunksOf('ee', 6n)[0]!), 'same index in another slot')
+  })
+
+  it('bounds one director to q content ids per slot (ignore beyond)', () => {
+    const p = policy()
+    for (const id of ['c1', 'c2', 'c3']) validate(p, chunksOf(id)[0]!)
+    expectRefused(() => validate(p, chunksOf('c4')[0]!), 'ignore', 'TOO_MANY_CONTENT_IDS')
+    assert.doesNotThrow(() => validate(p, chunksOf('c1')[1]!), 'more chunks of a known content id')
+    assert.doesNotThrow(
+      () => validate(p, chunksOf('c4', 5n, other!)[0]!),
+      'another director has its own bound',
+    )
+    assert.doesNotThrow(() => validate(p, chunksOf('c4', 6n)[0]!), 'next slot')
+  })
+
+  it('rejects total_chunks above ceil(max_video_bytes / chunk_size)', () => {
+    const p = policy() // 4000 / 1000 = 4 chunks per content id
+    assert.equal(p.maxChunksPerContent, 4)
+    const big = Uint8Array.from({ length: 5000 }, (_, i) => i % 7)
+    const chunks = buildVideoChunks('ff', 5n, big, director!, { chunkSize: 1000 })
+    assert.equal(chunks[0]!.header.total_chunks, 5)
+    expectRefused(() => validate(p, chunks[0]!), 'reject', 'TOO_MANY_CHUNKS')
+  })
+
+  it('ignores chunks of a slot older than every tracked slot once the table is full', () => {
+    const p = new RelayVideoPolicy({ electedForSlot: elected, maxTrackedSlots: 2 })
+    validate(p, chunksOf('h1', 10n)[0]!)
+    validate(p, chunksOf('h1', 11n)[0]!)
+    expectRefused(() => validate(p, chunksOf('h1', 9n)[0]!), 'ignore', 'STALE')
+    assert.doesNotThrow(() => validate(p, chunksOf('h1', 12n)[0]!), 'a newer slot evicts the oldest')
+    expectRefused(() => validate(p, chunksOf('h1', 10n)[1]!), 'ignore', 'STALE')
+  })
+
+  it('refuses a bad policy configuration', () => {
+    expectCode(
+      () => new RelayVideoPolicy({ electedForSlot: elected, chunkSize: 0 }),
+      P2PError,
+      'INVALID_CONFIG',
+    )
+  })
+})
+
+describe('recipes', async () => {
+  const [author, , outsider] = await testKeys(3)
+  const electedForSlot = staticElection([author!.publicKeyProto])
+  const nowMs = 1_700_000_100_000
+  const deps = {
+    authorisedAuthors: authorsFromElection(electedForSlot),
+    now: () => nowMs,
+    currentSlot: () => 40n,
+  }
+  const signed = await signedSampleRecipe({}, 0)
+
+  it('accepts a signed recipe from an authorised author, as SCALE and as JSON', () => {
+    assert.equal(validateRecipeMessage(deps, encodeRecipe(signed)).recipe_id, signed.recipe_id)
+    const json = new TextEncoder().encode(recipeToJson(signed))
+    assert.equal(validateRecipeMessage(deps, json).recipe_id, signed.recipe_id)
+  })
+
+  it('rejects malformed bytes, bad bounds, a bad signature and an unauthorised author', async () => {
+    expectRefused(() => validateRecipeMessage(deps, new Uint8Array([1, 2, 3])), 'reject', 'MALFORMED')
+    const badFps: Recipe = { ...signed, slot_params: { ...signed.slot_params, fps: 500 } }
+    expectRefused(() => validateRecipeMessage(deps, encodeRecipe(badFps)), 'reject', 'INVALID_RECIPE')
+    const tampered: Recipe = { ...signed, visual_track: { ...signed.visual_track, prompt: 'something else' } }
+    expectRefused(() => validateRecipeMessage(deps, encodeRecipe(tampered)), 'reject', 'BAD_SIGNATURE')
+    const byOutsider = await signedSampleRecipe({}, 2)
+    assert.notEqual(byOutsider.security.director_id, bytesToHex(author!.publicKey))
+    assert.equal(byOutsider.security.director_id, outsider!.publicKeyHex)
+    expectRefused(
+      () => validateRecipeMessage(deps, encodeRecipe(byOutsider)),
+      'reject',
+      'UNAUTHORISED_AUTHOR',
+    )
+  })
+
+  it('ignores stale, future-dated and not-yet-decidable recipes', async () => {
+    const past = await signedSampleRecipe({ slot_params: { ...signed.slot_params, slot_number: 39n } }, 0)
+    expectRefused(() => validateRecipeMessage(deps, encodeRecipe(past)), 'ignore', 'STALE')
+    const future = await signedSampleRecipe(
+      { security: { ...signed.security, timestamp: BigInt(nowMs / 1000 + 3600) } },
+      0,
+    )
+    expectRefused(() => validateRecipeMessage(deps, encodeRecipe(future)), 'ignore', 'NOT_YET_VALID')
+    const unknown = { ...deps, authorisedAuthors: () => null }
+    expectRefused(() => validateRecipeMessage(unknown, encodeRecipe(signed)), 'ignore', 'AUTHORS_UNKNOWN')
+  })
+})
+
+describe('bft, challenges, attestations, tasks', async () => {
+  const [key] = await testKeys(1)
+
+  it('bft: accepts a decodable BftSignal, rejects anything else', () => {
+    const commit = signCommit(key!, TEST_NETWORK_ID, {
+      epoch: 1n,
+      slot: 2n,
+      canonical_hash: new Uint8Array(32),
+    })
+    const bytes = encodeBftSignal({ kind: 'Commit', value: commit })
+    assert.equal(validateBftDecodes(bytes).kind, 'Commit')
+    expectRefused(
+      () => validateBftDecodes(new Uint8Array([0, ...bytes.subarray(1)])),
+      'reject',
+      'MALFORMED',
+      'variant 0',
+    )
+    expectRefused(
+      () => validateBftDecodes(new Uint8Array([...bytes, 0])),
+      'reject',
+      'MALFORMED',
+      'trailing byte',
+    )
+  })
+
+  it('challenges: rejects bytes that are not equivocation evidence', () => {
+    expectRefused(() => validateEvidenceDecodes(new Uint8Array(10)), 'reject', 'MALFORMED')
+  })
+
+  it('attestations and tasks: non-empty', () => {
+    expectRefused(() => validateNonEmpty(new Uint8Array(0)), 'reject', 'EMPTY')
+    assert.deepEqual(validateNonEmpty(new Uint8Array([1])), new Uint8Array([1]))
+  })
+})
