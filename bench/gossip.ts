@@ -12,8 +12,8 @@ import { bytesToHex, type VideoChunk } from '../src/types/index.ts'
 
 const MiB = 1024 * 1024
 const NODES = 10
-const LATENCY_CHUNKS = 30
-const STREAM_CHUNKS = 64
+const LATENCY_CHUNKS = 20
+const STREAM_CHUNKS = 32
 const DEADLINE_MS = 30_000
 
 // A real GC before each memory reading (the bench runner does not pass --expose-gc).

@@ -47,124 +47,130 @@ interface DevchainFlags {
 
 export function devchainCommand(): Command {
   const d = CHAIN_PARAM_DEFAULTS
-  return new Command('devchain')
-    .description('run the local dev chain (WebSocket JSON-RPC on loopback; see docs/chain.md)')
-    // addCommand() does not inherit the root's settings: throw instead of exiting, like the others.
-    .exitOverride()
-    .option('--data-dir <dir>', 'folder for chain.json, snapshot.json and the WAL', './devchain-data')
-    .option(
-      '--listen <host:port>',
-      'address to serve on (port 0: any free port)',
-      `${DEVCHAIN_DEFAULTS.host}:${DEVCHAIN_DEFAULTS.port}`,
-    )
-    .option('--block-ms <n>', 'block interval in ms', int('--block-ms', 1), DEVCHAIN_DEFAULTS.blockMs)
-    .option('--reset', 'delete this chain in --data-dir and start a new one', false)
-    .option('--allow-remote', 'accept clients from non-loopback addresses', false)
-    .option('--seed <text>', `genesis seed (new chains; default "${d.seed}")`)
-    .option(
-      '--epoch-blocks <n>',
-      `blocks per epoch (new chains; default ${d.epochLengthBlocks})`,
-      int('--epoch-blocks', 2),
-    )
-    .option(
-      '--lookahead-blocks <n>',
-      `On-Deck lead in blocks (default ${d.lookaheadBlocks})`,
-      int('--lookahead-blocks', 1),
-    )
-    .option(
-      '--challenge-blocks <n>',
-      `challenge period in blocks (default ${d.challengePeriodBlocks})`,
-      int('--challenge-blocks', 1),
-    )
-    .option(
-      '--blocks-per-slot <n>',
-      `blocks per slot (default ${d.blocksPerSlot})`,
-      int('--blocks-per-slot', 1),
-    )
-    .option('--directors <n>', `directors per epoch (default ${d.directorsPerEpoch})`, int('--directors', 1))
-    .option('--quorum <n>', `certificate quorum (default ${d.quorum})`, int('--quorum', 1))
-    .option(
-      '--cooldown-epochs <n>',
-      `cooldown in epochs (default ${d.cooldownEpochs})`,
-      int('--cooldown-epochs', 0),
-    )
-    .option(
-      '--genesis <file>',
-      'JSON {"accounts":[{peer, account?, role, region, stake, reputation?}]} registered at block 0',
-    )
-    .option(
-      '--snapshot-every <n>',
-      'blocks between snapshots',
-      int('--snapshot-every', 1),
-      DEVCHAIN_DEFAULTS.snapshotEveryBlocks,
-    )
-    .option('--log-level <level>', 'pino level (logs go to stderr)', 'info')
-    .action(async (f: DevchainFlags) => {
-      const logger = pino({ level: f.logLevel }, pino.destination(2))
-      const { host, port } = parseListen(f.listen)
-      let genesisAccounts: ChainParams['genesisAccounts'] | undefined
-      if (f.genesis !== undefined) {
-        let doc: { accounts?: unknown }
-        try {
-          doc = JSON.parse(await readFile(f.genesis, 'utf8'))
-        } catch (err) {
-          throw new DevChainError(
-            'INVALID_CONFIG',
-            `--genesis ${f.genesis}: ${(err as Error).message}`,
-            'genesis',
-          )
+  return (
+    new Command('devchain')
+      .description('run the local dev chain (WebSocket JSON-RPC on loopback; see docs/chain.md)')
+      // addCommand() does not inherit the root's settings: throw instead of exiting, like the others.
+      .exitOverride()
+      .option('--data-dir <dir>', 'folder for chain.json, snapshot.json and the WAL', './devchain-data')
+      .option(
+        '--listen <host:port>',
+        'address to serve on (port 0: any free port)',
+        `${DEVCHAIN_DEFAULTS.host}:${DEVCHAIN_DEFAULTS.port}`,
+      )
+      .option('--block-ms <n>', 'block interval in ms', int('--block-ms', 1), DEVCHAIN_DEFAULTS.blockMs)
+      .option('--reset', 'delete this chain in --data-dir and start a new one', false)
+      .option('--allow-remote', 'accept clients from non-loopback addresses', false)
+      .option('--seed <text>', `genesis seed (new chains; default "${d.seed}")`)
+      .option(
+        '--epoch-blocks <n>',
+        `blocks per epoch (new chains; default ${d.epochLengthBlocks})`,
+        int('--epoch-blocks', 2),
+      )
+      .option(
+        '--lookahead-blocks <n>',
+        `On-Deck lead in blocks (default ${d.lookaheadBlocks})`,
+        int('--lookahead-blocks', 1),
+      )
+      .option(
+        '--challenge-blocks <n>',
+        `challenge period in blocks (default ${d.challengePeriodBlocks})`,
+        int('--challenge-blocks', 1),
+      )
+      .option(
+        '--blocks-per-slot <n>',
+        `blocks per slot (default ${d.blocksPerSlot})`,
+        int('--blocks-per-slot', 1),
+      )
+      .option(
+        '--directors <n>',
+        `directors per epoch (default ${d.directorsPerEpoch})`,
+        int('--directors', 1),
+      )
+      .option('--quorum <n>', `certificate quorum (default ${d.quorum})`, int('--quorum', 1))
+      .option(
+        '--cooldown-epochs <n>',
+        `cooldown in epochs (default ${d.cooldownEpochs})`,
+        int('--cooldown-epochs', 0),
+      )
+      .option(
+        '--genesis <file>',
+        'JSON {"accounts":[{peer, account?, role, region, stake, reputation?}]} registered at block 0',
+      )
+      .option(
+        '--snapshot-every <n>',
+        'blocks between snapshots',
+        int('--snapshot-every', 1),
+        DEVCHAIN_DEFAULTS.snapshotEveryBlocks,
+      )
+      .option('--log-level <level>', 'pino level (logs go to stderr)', 'info')
+      .action(async (f: DevchainFlags) => {
+        const logger = pino({ level: f.logLevel }, pino.destination(2))
+        const { host, port } = parseListen(f.listen)
+        let genesisAccounts: ChainParams['genesisAccounts'] | undefined
+        if (f.genesis !== undefined) {
+          let doc: { accounts?: unknown }
+          try {
+            doc = JSON.parse(await readFile(f.genesis, 'utf8'))
+          } catch (err) {
+            throw new DevChainError(
+              'INVALID_CONFIG',
+              `--genesis ${f.genesis}: ${(err as Error).message}`,
+              'genesis',
+            )
+          }
+          genesisAccounts = genesisAccountsFromJson(doc.accounts, 'accounts')
         }
-        genesisAccounts = genesisAccountsFromJson(doc.accounts, 'accounts')
-      }
-      const register = new Registry()
-      const server = await DevChainServer.start(
-        {
-          dataDir: f.dataDir,
-          host,
-          port,
-          blockMs: f.blockMs,
-          reset: f.reset,
-          allowRemote: f.allowRemote,
-          snapshotEveryBlocks: f.snapshotEvery,
-          // Only what was given on the command line: an existing chain keeps its stored genesis.
-          params: {
-            seed: f.seed,
-            epochLengthBlocks: f.epochBlocks,
-            lookaheadBlocks: f.lookaheadBlocks,
-            challengePeriodBlocks: f.challengeBlocks,
-            blocksPerSlot: f.blocksPerSlot,
-            directorsPerEpoch: f.directors,
-            quorum: f.quorum,
-            cooldownEpochs: f.cooldownEpochs,
-            genesisAccounts,
+        const register = new Registry()
+        const server = await DevChainServer.start(
+          {
+            dataDir: f.dataDir,
+            host,
+            port,
+            blockMs: f.blockMs,
+            reset: f.reset,
+            allowRemote: f.allowRemote,
+            snapshotEveryBlocks: f.snapshotEvery,
+            // Only what was given on the command line: an existing chain keeps its stored genesis.
+            params: {
+              seed: f.seed,
+              epochLengthBlocks: f.epochBlocks,
+              lookaheadBlocks: f.lookaheadBlocks,
+              challengePeriodBlocks: f.challengeBlocks,
+              blocksPerSlot: f.blocksPerSlot,
+              directorsPerEpoch: f.directors,
+              quorum: f.quorum,
+              cooldownEpochs: f.cooldownEpochs,
+              genesisAccounts,
+            },
           },
-        },
-        { logger, metrics: createDevChainMetrics(register), register },
-      )
-      process.stdout.write(
-        `${JSON.stringify({
-          event: 'listening',
-          url: server.url,
-          port: server.port,
-          genesisHash: hex(server.genesisHash),
-          bestBlock: server.bestBlock.toString(),
-        })}\n`,
-      )
-      await new Promise<void>((resolve) => {
-        const stop = (signal: string) => {
-          logger.info({ signal }, 'stopping dev chain')
-          server.stop().then(resolve, (err) => {
-            logger.error({ err }, 'dev chain did not stop cleanly')
+          { logger, metrics: createDevChainMetrics(register), register },
+        )
+        process.stdout.write(
+          `${JSON.stringify({
+            event: 'listening',
+            url: server.url,
+            port: server.port,
+            genesisHash: hex(server.genesisHash),
+            bestBlock: server.bestBlock.toString(),
+          })}\n`,
+        )
+        await new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            logger.info({ signal }, 'stopping dev chain')
+            server.stop().then(resolve, (err) => {
+              logger.error({ err }, 'dev chain did not stop cleanly')
+              process.exitCode = 3
+              resolve()
+            })
+          }
+          server.onFatal(() => {
             process.exitCode = 3
-            resolve()
+            stop('storage failure')
           })
-        }
-        server.onFatal(() => {
-          process.exitCode = 3
-          stop('storage failure')
+          process.once('SIGINT', () => stop('SIGINT'))
+          process.once('SIGTERM', () => stop('SIGTERM'))
         })
-        process.once('SIGINT', () => stop('SIGINT'))
-        process.once('SIGTERM', () => stop('SIGTERM'))
       })
-    })
+  )
 }

@@ -1,11 +1,12 @@
 // The `nsn` command line. Commands parse flags and call into the library; no business rules here.
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { initBlake3, KeyError, NodeKey } from '../crypto/index.ts'
-import type { RecipeFormat } from '../types/index.ts'
-import { devchainCommand } from './devchain.ts'
-import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
 import { ConfigError } from '../node/config.ts'
 import { NodeStartError } from '../node/node.ts'
+import type { RecipeFormat } from '../types/index.ts'
+import { devchainCommand } from './devchain.ts'
+import { devnetCommand } from './devnet.ts'
+import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
 import { nodeCommand, statusCommand } from './node.ts'
 import { sidecarCommand } from './sidecar.ts'
 
@@ -67,6 +68,7 @@ export function buildProgram(): Command {
 
   program.addCommand(nodeCommand())
   program.addCommand(statusCommand())
+  program.addCommand(devnetCommand())
   // Commands added with addCommand do not inherit these; every command must throw, not exit.
   for (const c of program.commands) {
     c.exitOverride()

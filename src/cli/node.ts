@@ -1,6 +1,7 @@
 // `nsn node` (run a node), and `nsn status` (ask a running node how it is).
 import { Command } from 'commander'
-import { type ConfigSources, loadConfig, type NodeConfig } from '../node/config.ts'
+import { ConfigError, type ConfigSources, loadConfig, type NodeConfig } from '../node/config.ts'
+import { DEVNET_PROFILE } from '../node/devnet-profile.ts'
 import { NsnNode } from '../node/node.ts'
 
 function collect(value: string, previous: string[]): string[] {
@@ -17,6 +18,7 @@ interface NodeFlags {
   listen: string[]
   set: string[]
   printConfig: boolean
+  profile?: string
 }
 
 /** Named flags are shorthands for `--set`; `--set` comes last and wins. */
@@ -60,6 +62,7 @@ export function nodeCommand(): Command {
     .option('--bootstrap <multiaddr>', 'peer to dial, repeatable (p2p.bootstrap)', collect, [])
     .option('--listen <multiaddr>', 'listen address, repeatable (p2p.listen)', collect, [])
     .option('--set <key=value>', 'any configuration key, repeatable; wins over everything', collect, [])
+    .option('--profile <name>', 'start from a named profile: devnet')
     .option('--print-config', 'print the effective configuration and exit', false)
     .addHelpText(
       'after',
@@ -67,7 +70,19 @@ export function nodeCommand(): Command {
         'Exit codes: 0 stopped cleanly, 2 bad usage or configuration, 3 failed to start.',
     )
     .action(async (flags: NodeFlags) => {
-      const sources: ConfigSources = { file: flags.config, env: process.env, set: flagAssignments(flags) }
+      if (flags.profile !== undefined && flags.profile !== 'devnet') {
+        throw new ConfigError(
+          'INVALID_VALUE',
+          'profile',
+          `--profile: unknown profile "${flags.profile}" (known: devnet)`,
+        )
+      }
+      const sources: ConfigSources = {
+        profile: flags.profile === 'devnet' ? DEVNET_PROFILE : undefined,
+        file: flags.config,
+        env: process.env,
+        set: flagAssignments(flags),
+      }
       const config = await loadConfig(sources)
       if (flags.printConfig) {
         process.stdout.write(printableConfig(config))
@@ -75,9 +90,15 @@ export function nodeCommand(): Command {
       }
       const node = await NsnNode.start(config)
       const http = node.http.address()
+      // One JSON line on stdout: what an operator (or the devnet) needs to reach this node.
       process.stdout.write(
-        `nsn node ${node.key.peerId} (${config.node.role}) http://${http.host}:${http.port} ` +
-          `listening ${node.p2p.multiaddrs().join(' ')}\n`,
+        `${JSON.stringify({
+          event: 'started',
+          peerId: node.key.peerId.toString(),
+          role: config.node.role,
+          http: `http://${http.host}:${http.port}`,
+          listen: node.p2p.multiaddrs(),
+        })}\n`,
       )
       await runUntilSignal(() => node.stop())
     })

@@ -97,7 +97,7 @@ export class CertifiedSlotAssembler {
     let s = this.slots.get(slot)
     if (s !== undefined) return s
     if (this.slots.size >= this.maxSlots) {
-      const oldest = [...this.slots.keys()].reduce((m, x) => (x < m ? x : m))
+      const oldest = minSlot(this.slots.keys())
       if (slot < oldest) return null
       this.drop(oldest)
     }
@@ -199,9 +199,23 @@ export class CertifiedSlotAssembler {
       s.assemblies.delete(key)
       return this.rejected(h.slot, 'HASH_MISMATCH')
     }
-    s.complete = { slot: h.slot, contentHash: a.contentHash, signer: a.signer, rank: a.rank, video, certificate: cert }
+    s.complete = {
+      slot: h.slot,
+      contentHash: a.contentHash,
+      signer: a.signer,
+      rank: a.rank,
+      video,
+      certificate: cert,
+    }
     s.assemblies.clear()
     this.events.emit('complete', s.complete)
     return { status: 'complete' }
   }
+}
+
+/** The smallest slot (bigint: Math.min does not apply). */
+function minSlot(slots: Iterable<bigint>): bigint {
+  let min: bigint | undefined
+  for (const s of slots) if (min === undefined || s < min) min = s
+  return min ?? 0n
 }

@@ -108,7 +108,12 @@ export interface BftResult {
 
 export interface BftEvents {
   proposals: { epoch: bigint; slot: bigint; received: number; expected: number }
-  certificate: { slot: bigint; certificate: Certificate; canonicalHash: Uint8Array; source: 'local' | 'network' }
+  certificate: {
+    slot: bigint
+    certificate: Certificate
+    canonicalHash: Uint8Array
+    source: 'local' | 'network'
+  }
   equivocation: { epoch: bigint; slot: bigint; signer: string; evidence: EquivocationEvidence }
   /** A message refused by validation (for logs/observers; bounded codes only). */
   refused: { topic: TopicName; action: 'reject' | 'ignore'; code: string }
@@ -336,7 +341,10 @@ export class BftParticipant {
     const elected = this.elected.get(epoch)
     if (elected === undefined) throw ignore('UNKNOWN_EPOCH', `epoch: ${epoch} has no known elected set`)
     if (this.slotClock.epochOfSlot(slot) !== epoch) {
-      throw reject('EPOCH_MISMATCH', `epoch: slot ${slot} belongs to epoch ${this.slotClock.epochOfSlot(slot)}`)
+      throw reject(
+        'EPOCH_MISMATCH',
+        `epoch: slot ${slot} belongs to epoch ${this.slotClock.epochOfSlot(slot)}`,
+      )
     }
     // §1 fix: only a key elected for the epoch counts as a director.
     if (signer !== null && !elected.has(bytesToHex(signer))) {
@@ -350,7 +358,9 @@ export class BftParticipant {
     if (r !== undefined) return r
     if (this.rounds.size >= this.maxRounds) {
       // Make room by dropping the oldest idle round; never an active one.
-      const idle = [...this.rounds.entries()].filter(([, x]) => !x.local?.active).sort(([a], [b]) => (a < b ? -1 : 1))
+      const idle = [...this.rounds.entries()]
+        .filter(([, x]) => !x.local?.active)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
       const victim = idle[0]
       if (victim === undefined || victim[0] > slot)
         throw ignore('TOO_MANY_ROUNDS', `slot: ${this.maxRounds} rounds already buffered`)
@@ -396,7 +406,8 @@ export class BftParticipant {
     // §5 step 2: 512 finite values, L2 norm within the tolerance of 1.
     const problem = embeddingProblem(p.embedding, EMBEDDING_DIM, this.tolerance)
     if (problem !== null) throw reject('BAD_EMBEDDING', `embedding: ${problem}`)
-    if (!verifyProposalSignature(this.networkId, p)) throw reject('BAD_SIGNATURE', 'signature: does not verify')
+    if (!verifyProposalSignature(this.networkId, p))
+      throw reject('BAD_SIGNATURE', 'signature: does not verify')
     if (existing !== undefined) {
       this.recordEquivocation(r, signer, { first: existing, second: p }, true)
       throw ignore('EQUIVOCATION', 'proposal: second different proposal from this signer')
@@ -405,11 +416,21 @@ export class BftParticipant {
       throw ignore('ROUND_CLOSED', `slot: ${p.slot} already decided here`)
     }
     r.proposals.set(signer, p)
-    this.events.emit('proposals', { epoch: r.epoch, slot: r.slot, received: this.heard(r), expected: elected.size })
+    this.events.emit('proposals', {
+      epoch: r.epoch,
+      slot: r.slot,
+      received: this.heard(r),
+      expected: elected.size,
+    })
     this.notify(r)
   }
 
-  private recordEquivocation(r: Round, signer: string, evidence: EquivocationEvidence, publish: boolean): void {
+  private recordEquivocation(
+    r: Round,
+    signer: string,
+    evidence: EquivocationEvidence,
+    publish: boolean,
+  ): void {
     if (r.equivocators.has(signer)) return
     r.equivocators.add(signer)
     r.proposals.delete(signer) // §5 step 2: the signer counts for nobody in this slot
@@ -430,10 +451,15 @@ export class BftParticipant {
       throw err
     }
     const { first, second } = ev
-    if (!equalBytes(first.signer, second.signer) || first.epoch !== second.epoch || first.slot !== second.slot) {
+    if (
+      !equalBytes(first.signer, second.signer) ||
+      first.epoch !== second.epoch ||
+      first.slot !== second.slot
+    ) {
       throw reject('BAD_EVIDENCE', 'evidence: the two proposals are not by one signer for one slot')
     }
-    if (sameProposalContent(first, second)) throw reject('BAD_EVIDENCE', 'evidence: the two proposals are equal')
+    if (sameProposalContent(first, second))
+      throw reject('BAD_EVIDENCE', 'evidence: the two proposals are equal')
     this.checkSlotAndSigner(first.epoch, first.slot, first.signer)
     const r = this.round(first.slot, first.epoch)
     const signer = bytesToHex(first.signer)
@@ -526,7 +552,10 @@ export class BftParticipant {
   }
 
   /** §5 step 4 over the proposals received so far. */
-  private decide(r: Round, recipeHash: Uint8Array): { decision: Decision | null; size: number; matching: number } {
+  private decide(
+    r: Round,
+    recipeHash: Uint8Array,
+  ): { decision: Decision | null; size: number; matching: number } {
     const candidates = [...r.proposals.entries()]
       .filter(([signer, p]) => !r.equivocators.has(signer) && equalBytes(p.recipe_hash, recipeHash))
       .map(([, p]) => p)
@@ -595,7 +624,9 @@ export class BftParticipant {
       matchingRecipe: r.local?.matchingRecipe ?? 0,
       bestAgreeingSetSize: r.local?.bestSize ?? 0,
       commitsForCanonical:
-        d == null ? 0 : [...r.commits.values()].filter((c) => equalBytes(c.canonical_hash, d.canonicalHash)).length,
+        d == null
+          ? 0
+          : [...r.commits.values()].filter((c) => equalBytes(c.canonical_hash, d.canonicalHash)).length,
     }
   }
 
@@ -649,7 +680,12 @@ export class BftParticipant {
       await this.publish('bft', encodeBftSignal({ kind: 'Proposal', value: proposal }))
       log.info({ stage: 'bft', step: 'proposed' }, 'proposal published')
 
-      await this.waitFor(r, () => r.certificate !== null || this.heard(r) >= elected.size, this.bftTimeoutMs, signal)
+      await this.waitFor(
+        r,
+        () => r.certificate !== null || this.heard(r) >= elected.size,
+        this.bftTimeoutMs,
+        signal,
+      )
       r.proposalsAtDecision = this.heard(r)
       this.metrics?.bftProposalsPerRound.observe(r.proposalsAtDecision)
       if (r.certificate === null) {
@@ -666,13 +702,21 @@ export class BftParticipant {
           })
           r.commits.set(this.selfHex, commit)
           log.info(
-            { stage: 'bft', step: 'committed', members: decision.members.length, similarity: decision.similarity },
+            {
+              stage: 'bft',
+              step: 'committed',
+              members: decision.members.length,
+              similarity: decision.similarity,
+            },
             'commit published',
           )
           this.tryFormCertificate(r)
           await this.publish('bft', encodeBftSignal({ kind: 'Commit', value: commit }))
         } else {
-          log.warn({ stage: 'bft', bestAgreeingSetSize: size, quorum: this.quorum }, 'no agreeing quorum here')
+          log.warn(
+            { stage: 'bft', bestAgreeingSetSize: size, quorum: this.quorum },
+            'no agreeing quorum here',
+          )
         }
         await this.waitFor(r, () => r.certificate !== null, this.commitTimeoutMs, signal)
       }
@@ -688,7 +732,8 @@ export class BftParticipant {
       if (result.similarity !== null) this.metrics?.bftSimilarity.observe(result.similarity)
       return result
     } catch (err) {
-      if (err instanceof BftError && err.code === 'ABORTED') this.metrics?.bftOutcomes.inc({ outcome: 'aborted' })
+      if (err instanceof BftError && err.code === 'ABORTED')
+        this.metrics?.bftOutcomes.inc({ outcome: 'aborted' })
       else if (!(err instanceof BftError)) this.metrics?.bftOutcomes.inc({ outcome: 'error' })
       throw err
     } finally {
@@ -707,7 +752,8 @@ export class BftParticipant {
       const embs: Float32Array[] = []
       for (const m of cert.members) {
         const p = r.proposals.get(bytesToHex(m.signer))
-        if (p !== undefined && equalBytes(embeddingHash(p.embedding), m.embedding_hash)) embs.push(p.embedding)
+        if (p !== undefined && equalBytes(embeddingHash(p.embedding), m.embedding_hash))
+          embs.push(p.embedding)
       }
       if (embs.length === cert.members.length) {
         let total = 0
@@ -744,7 +790,8 @@ function hexToKey(hex: string): Uint8Array {
 }
 
 function describeFailure(code: 'NO_QUORUM' | 'COMMIT_TIMEOUT', d: BftFailureDetails): string {
-  const missing = d.missingSigners.length === 0 ? 'none' : d.missingSigners.map((s) => s.slice(8, 20)).join(', ')
+  const missing =
+    d.missingSigners.length === 0 ? 'none' : d.missingSigners.map((s) => s.slice(8, 20)).join(', ')
   const head =
     code === 'NO_QUORUM'
       ? `largest agreeing set has ${d.bestAgreeingSetSize} members, quorum is ${d.quorum}`

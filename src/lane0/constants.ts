@@ -88,7 +88,13 @@ export function resolveLane0Config(overrides: Partial<Lane0Config> = {}): Lane0C
 }
 
 function bound(field: string, v: number, min: number, max: number, integer = true): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max || (integer && !Number.isInteger(v))) {
+  if (
+    typeof v !== 'number' ||
+    !Number.isFinite(v) ||
+    v < min ||
+    v > max ||
+    (integer && !Number.isInteger(v))
+  ) {
     throw new Lane0ConfigError(
       'OUT_OF_BOUNDS',
       field,

@@ -66,6 +66,8 @@ export interface DirectorInit {
   recipeBounds?: RecipeBounds
   /** fsync journal writes. @default true */
   journalFsync?: boolean
+  /** Extra vortex-lane0 input fields (e.g. `{ embedding_noise: {sigma, seed} }` on a test devnet). */
+  vortexParameters?: Readonly<Record<string, unknown>>
 }
 
 /** A slot's last known outcome, for /api/status. */
@@ -138,11 +140,11 @@ export class DirectorService {
   private readonly clock: Clock
   private readonly log: Logger
   private readonly metrics: Lane0Metrics | null
-  private readonly machine = new DirectorStateMachine()
-  private readonly lane = new LaneStateMachine()
+  private machine = new DirectorStateMachine()
+  private lane = new LaneStateMachine()
   readonly journal: SlotJournal
   readonly vortex: VortexClient
-  readonly tracker: EpochTracker
+  private epochTracker: EpochTracker
   private parts: {
     bft: BftParticipant
     recipes: RecipeProcessor
@@ -181,13 +183,23 @@ export class DirectorService {
         retries: this.config.vortexRetries,
         maxVideoBytes: this.config.maxVideoBytes,
         embeddingNormTolerance: this.config.embeddingNormTolerance,
+        extraParameters: init.vortexParameters,
       },
     )
-    this.tracker = new EpochTracker(
+    this.epochTracker = this.newTracker()
+    this.events.onListenerError = (err, event) => this.log.warn({ err, event }, 'lane0 event listener threw')
+  }
+
+  private newTracker(): EpochTracker {
+    return new EpochTracker(
       { chain: this.chain },
       { self: this.key.publicKeyProto, onDeckLeadMs: this.config.onDeckLeadMs },
     )
-    this.events.onListenerError = (err, event) => this.log.warn({ err, event }, 'lane0 event listener threw')
+  }
+
+  /** The epoch tracker this director follows (elected sets, current slot) — for status and relays. */
+  get tracker(): EpochTracker {
+    return this.epochTracker
   }
 
   get state(): DirectorState {
@@ -239,6 +251,20 @@ export class DirectorService {
     if (this.loop !== null) return
     this.stopping = false
     this.root = new AbortController()
+    // A restarted instance begins from Standby, as a new process would (the journal carries the rest).
+    this.machine = new DirectorStateMachine()
+    this.lane = new LaneStateMachine()
+    this.epochTracker = this.newTracker()
+    this.lastStartedSlot = null
+    try {
+      await this.startParts(signal)
+    } catch (err) {
+      if (this.loop !== null) await this.stop({ finishSlot: false }).catch(() => {})
+      throw err
+    }
+  }
+
+  private async startParts(signal?: AbortSignal): Promise<void> {
     const info = await this.chain.info()
     const slotClock = SlotClock.fromChainInfo(info)
     const networkId = this.init.networkId ?? info.genesisHash
@@ -313,7 +339,13 @@ export class DirectorService {
         }),
       ),
       submitter.events.on('finalized', (f) =>
-        this.emitSlot({ epoch: f.epoch, slot: f.slot, atMs: this.clock.now(), stage: 'finalized', block: f.block }),
+        this.emitSlot({
+          epoch: f.epoch,
+          slot: f.slot,
+          atMs: this.clock.now(),
+          stage: 'finalized',
+          block: f.block,
+        }),
       ),
       this.lane.events.on('change', (c) => {
         this.log.info({ from: c.from.kind, to: c.to.kind, cause: c.cause }, 'lane change')
@@ -336,7 +368,10 @@ export class DirectorService {
       else signal.addEventListener('abort', onAbort, { once: true })
     }
     await this.tracker.start()
-    this.log.info({ self: this.key.peerId.toString(), quorum, journal: this.init.journalDir }, 'director started')
+    this.log.info(
+      { self: this.key.peerId.toString(), quorum, journal: this.init.journalDir },
+      'director started',
+    )
   }
 
   /** Slots that never reached a certificate cannot be resumed after a restart: mark them abandoned. */
@@ -425,7 +460,8 @@ export class DirectorService {
       summary.canonicalHash = ev.canonicalHash
       summary.similarity = ev.similarity
     }
-    if (ev.stage === 'failed') summary.failed = { stage: ev.failedStage, code: ev.code, causeCode: ev.causeCode }
+    if (ev.stage === 'failed')
+      summary.failed = { stage: ev.failedStage, code: ev.code, causeCode: ev.causeCode }
     this.recent.set(ev.slot, summary)
     if (this.recent.size > RECENT_SLOTS) this.recent.delete(this.recent.keys().next().value!)
     this.events.emit('slot', ev)

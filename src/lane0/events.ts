@@ -22,9 +22,21 @@ export type SlotStageEvent = { epoch: bigint; slot: bigint; atMs: number } & (
       source: 'local' | 'network'
     }
   | { stage: 'publishing'; role: 'canonical' | 'fallback-candidate' }
-  | { stage: 'chunks-published'; role: 'canonical' | 'fallback'; published: number; total: number; bytes: number }
+  | {
+      stage: 'chunks-published'
+      role: 'canonical' | 'fallback'
+      published: number
+      total: number
+      bytes: number
+    }
   | { stage: 'publish-skipped'; reason: 'stood-down' | 'not-member' }
-  | { stage: 'submission'; state: SubmissionState; attempts: number; block: bigint | null; detail: string | null }
+  | {
+      stage: 'submission'
+      state: SubmissionState
+      attempts: number
+      block: bigint | null
+      detail: string | null
+    }
   | { stage: 'finalized'; block: bigint }
   | {
       stage: 'failed'

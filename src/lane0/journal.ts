@@ -4,7 +4,13 @@
 // submitted twice, nothing acknowledged lost, unfinished submissions retried.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { bytesToHex, type Certificate, decodeCertificate, encodeCertificate, hexToBytes } from '../types/index.ts'
+import {
+  bytesToHex,
+  type Certificate,
+  decodeCertificate,
+  encodeCertificate,
+  hexToBytes,
+} from '../types/index.ts'
 import { JournalError } from './errors.ts'
 
 /** The furthest pipeline stage a slot reached (docs/lane0.md "journal"). */
@@ -210,7 +216,12 @@ export class SlotJournal {
         }
       }
     } catch (err) {
-      throw new JournalError('IO', this.dir, `${this.dir}: cannot open the slot journal (${(err as Error).message})`, err)
+      throw new JournalError(
+        'IO',
+        this.dir,
+        `${this.dir}: cannot open the slot journal (${(err as Error).message})`,
+        err,
+      )
     }
     this.opened = true
     return this.list()
@@ -233,7 +244,8 @@ export class SlotJournal {
     change: (e: JournalEntry) => JournalEntry,
     init?: () => JournalEntry,
   ): Promise<JournalEntry> {
-    if (!this.opened) return Promise.reject(new JournalError('IO', this.dir, `${this.dir}: journal not opened`))
+    if (!this.opened)
+      return Promise.reject(new JournalError('IO', this.dir, `${this.dir}: journal not opened`))
     const prev = this.writes.get(slot) ?? Promise.resolve()
     const next = prev.then(async () => {
       const cur = this.entries.get(slot) ?? init?.()

@@ -3,7 +3,13 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
 export type SlotStageLabel = 'recipe' | 'generate' | 'bft' | 'publish' | 'submit' | 'total'
-export type BftOutcomeLabel = 'certified' | 'no_quorum' | 'commit_timeout' | 'aborted' | 'not_elected' | 'error'
+export type BftOutcomeLabel =
+  | 'certified'
+  | 'no_quorum'
+  | 'commit_timeout'
+  | 'aborted'
+  | 'not_elected'
+  | 'error'
 export type ValidationLabel = 'accept' | 'reject' | 'ignore'
 export type SubmissionLabel = 'accepted' | 'rejected' | 'unknown' | 'observed' | 'conflict' | 'error'
 export type SlotResultLabel = 'success' | 'failed' | 'skipped'

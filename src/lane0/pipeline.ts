@@ -49,7 +49,11 @@ export interface SlotPipelineComponents {
   emit(ev: SlotStageEvent): void
 }
 
-type StageEventBody = SlotStageEvent extends infer E ? (E extends unknown ? Omit<E, 'epoch' | 'slot' | 'atMs'> : never) : never
+type StageEventBody = SlotStageEvent extends infer E
+  ? E extends unknown
+    ? Omit<E, 'epoch' | 'slot' | 'atMs'>
+    : never
+  : never
 
 /** A one-holder lock: generation is serialised (one GPU), BFT and publication are not. */
 class Mutex {
@@ -89,7 +93,12 @@ export class SlotPipeline {
     this.c.metrics?.slotStageSeconds.observe({ stage }, s)
   }
 
-  private async fail(ctx: SlotContext, code: SlotErrorCode, stage: SlotStage, cause: unknown): Promise<SlotError> {
+  private async fail(
+    ctx: SlotContext,
+    code: SlotErrorCode,
+    stage: SlotStage,
+    cause: unknown,
+  ): Promise<SlotError> {
     const err = new SlotError(code, ctx.slot, stage, cause)
     try {
       await this.c.journal.update(ctx.slot, (e) => ({
@@ -108,7 +117,10 @@ export class SlotPipeline {
       causeCode: err.causeCode ?? null,
       reason: err.message.slice(0, 500),
     })
-    this.c.logger.warn({ epoch: ctx.epoch, slot: ctx.slot, stage, code, causeCode: err.causeCode }, 'slot failed')
+    this.c.logger.warn(
+      { epoch: ctx.epoch, slot: ctx.slot, stage, code, causeCode: err.causeCode },
+      'slot failed',
+    )
     return err
   }
 
@@ -126,14 +138,22 @@ export class SlotPipeline {
     try {
       await this.c.journal.update(
         slot,
-        (e) => ({ ...e, recipeId: recipe.recipe.recipe_id, recipeHash: recipe.recipeHash, updatedAtMs: this.c.clock.now() }),
+        (e) => ({
+          ...e,
+          recipeId: recipe.recipe.recipe_id,
+          recipeHash: recipe.recipeHash,
+          updatedAtMs: this.c.clock.now(),
+        }),
         () => newJournalEntry(epoch, slot, this.c.clock.now()),
       )
     } catch (err) {
       throw new SlotError('JOURNAL_FAILED', slot, 'recipe', err)
     }
     this.emit(ctx, { stage: 'recipe', recipeId: recipe.recipe.recipe_id, recipeHash: recipeHashHex })
-    log.info({ stage: 'recipe', recipeId: recipe.recipe.recipe_id, recipeHash: recipeHashHex }, 'slot started')
+    log.info(
+      { stage: 'recipe', recipeId: recipe.recipe.recipe_id, recipeHash: recipeHashHex },
+      'slot started',
+    )
 
     // 1. Generate (one at a time on this node's GPU).
     let output: GenerationOutput
@@ -158,8 +178,16 @@ export class SlotPipeline {
       mime: output.mime,
       updatedAtMs: this.c.clock.now(),
     }))
-    this.emit(ctx, { stage: 'generated', contentHash: contentHex, generationTimeMs: output.generationTimeMs, bytes: output.video.length })
-    log.info({ stage: 'generate', contentHash: contentHex, ms: output.generationTimeMs, bytes: output.video.length }, 'generated')
+    this.emit(ctx, {
+      stage: 'generated',
+      contentHash: contentHex,
+      generationTimeMs: output.generationTimeMs,
+      bytes: output.video.length,
+    })
+    log.info(
+      { stage: 'generate', contentHash: contentHex, ms: output.generationTimeMs, bytes: output.video.length },
+      'generated',
+    )
 
     // 2. BFT.
     t0 = this.c.clock.now()
@@ -169,7 +197,13 @@ export class SlotPipeline {
     let bft: BftResult
     try {
       bft = await this.c.bft.runConsensus(
-        { epoch, slot, recipeHash: recipe.recipeHash, contentHash: output.contentHash, embedding: output.clipEmbedding },
+        {
+          epoch,
+          slot,
+          recipeHash: recipe.recipeHash,
+          contentHash: output.contentHash,
+          embedding: output.clipEmbedding,
+        },
         signal,
       )
     } catch (err) {
@@ -184,7 +218,10 @@ export class SlotPipeline {
     // certificate in one write, so a crash right after certification still owes the chain a call.
     const order = submitterOrder(slot, bft.certificate, ctx.elected)
     const me = bytesToHex(this.c.key.publicKeyProto)
-    const position = Math.max(0, order.findIndex((k) => bytesToHex(k) === me))
+    const position = Math.max(
+      0,
+      order.findIndex((k) => bytesToHex(k) === me),
+    )
     const delayMs = position * this.c.submitter.submitGraceMs
     await this.journalOrFail(ctx, 'bft', (e) => ({
       ...e,
@@ -204,7 +241,14 @@ export class SlotPipeline {
       source: bft.source,
     })
     log.info(
-      { stage: 'bft', canonicalHash: canonicalHex, members: bft.members.length, similarity: bft.similarity, rank: bft.localRank, source: bft.source },
+      {
+        stage: 'bft',
+        canonicalHash: canonicalHex,
+        members: bft.members.length,
+        similarity: bft.similarity,
+        rank: bft.localRank,
+        source: bft.source,
+      },
       'certified',
     )
 
@@ -225,12 +269,28 @@ export class SlotPipeline {
     if (bft.localRank !== 0) submitPromise = submitNow()
     let publish: PublishOutcome = { action: 'not-member' }
     try {
-      if (bft.localRank >= 0) this.emit(ctx, { stage: 'publishing', role: bft.localRank === 0 ? 'canonical' : 'fallback-candidate' })
-      publish = await this.c.publisher.publishCertified({ slot, members: bft.members, video: output.video }, signal)
+      if (bft.localRank >= 0)
+        this.emit(ctx, {
+          stage: 'publishing',
+          role: bft.localRank === 0 ? 'canonical' : 'fallback-candidate',
+        })
+      publish = await this.c.publisher.publishCertified(
+        { slot, members: bft.members, video: output.video },
+        signal,
+      )
       if (publish.action === 'published') {
         const r = publish.report
-        this.emit(ctx, { stage: 'chunks-published', role: r.role, published: r.published, total: r.total, bytes: r.bytes })
-        log.info({ stage: 'publish', role: r.role, chunks: r.published, total: r.total, failed: r.failed }, 'published')
+        this.emit(ctx, {
+          stage: 'chunks-published',
+          role: r.role,
+          published: r.published,
+          total: r.total,
+          bytes: r.bytes,
+        })
+        log.info(
+          { stage: 'publish', role: r.role, chunks: r.published, total: r.total, failed: r.failed },
+          'published',
+        )
       } else {
         this.emit(ctx, { stage: 'publish-skipped', reason: publish.action })
         log.info({ stage: 'publish', action: publish.action }, 'not publishing')
@@ -241,7 +301,11 @@ export class SlotPipeline {
         stage: e.stage === 'certified' ? 'published' : e.stage,
         publish:
           publish.action === 'published'
-            ? { action: publish.report.role, published: publish.report.published, total: publish.report.total }
+            ? {
+                action: publish.report.role,
+                published: publish.report.published,
+                total: publish.report.total,
+              }
             : { action: publish.action, published: 0, total: 0 },
         updatedAtMs: this.c.clock.now(),
       }))
@@ -250,7 +314,8 @@ export class SlotPipeline {
     }
     if (submitPromise === null) {
       // Stopping: leave the submission to the journal (it is `scheduled`; the next start sends it).
-      if (signal?.aborted) throw await this.fail(ctx, 'ABANDONED', 'publish', publishErr ?? abortReason(signal))
+      if (signal?.aborted)
+        throw await this.fail(ctx, 'ABANDONED', 'publish', publishErr ?? abortReason(signal))
       submitPromise = submitNow()
     }
     try {
@@ -267,8 +332,18 @@ export class SlotPipeline {
       const e = this.c.journal.get(slot)
       const detail = e?.submission.detail ?? submission
       const prefix = detail.split(':')[0] ?? ''
-      const code: SubmitErrorCode = submission === 'conflict' ? 'CONFLICT' : SUBMIT_CODES.has(prefix) ? (prefix as SubmitErrorCode) : 'REJECTED'
-      throw await this.fail(ctx, 'SUBMIT_FAILED', 'submit', new SubmitError(code, `slot ${slot}: ${detail}`, slot))
+      const code: SubmitErrorCode =
+        submission === 'conflict'
+          ? 'CONFLICT'
+          : SUBMIT_CODES.has(prefix)
+            ? (prefix as SubmitErrorCode)
+            : 'REJECTED'
+      throw await this.fail(
+        ctx,
+        'SUBMIT_FAILED',
+        'submit',
+        new SubmitError(code, `slot ${slot}: ${detail}`, slot),
+      )
     }
     const total = (this.c.clock.now() - tStart) / 1000
     timings.total = total
@@ -285,7 +360,10 @@ export class SlotPipeline {
     const t0 = this.c.clock.now()
     const state = await this.c.submitter.submit(args)
     this.observe('submit', t0, timings)
-    this.c.logger.info({ epoch: ctx.epoch, slot: ctx.slot, stage: 'submit', state, delayMs: args.delayMs }, 'submission')
+    this.c.logger.info(
+      { epoch: ctx.epoch, slot: ctx.slot, stage: 'submit', state, delayMs: args.delayMs },
+      'submission',
+    )
     return state
   }
 

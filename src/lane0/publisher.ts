@@ -3,7 +3,7 @@
 // (`publish_grace_ms` each) and publishes its own video only if no higher-ranked member's chunks are
 // seen making progress. The publisher watches /nsn/video/1.0.0 to know what has been seen.
 import type { NodeKey } from '../crypto/index.ts'
-import { buildVideoChunks, type Gossip } from '../p2p/index.ts'
+import { buildVideoChunks, type Gossip, type PublishVideoReport, type VideoGossip } from '../p2p/index.ts'
 import { abortReason, type Clock, raceAbort, sleep, systemClock } from '../scheduler/index.ts'
 import {
   bytesToHex,
@@ -128,7 +128,7 @@ export class ChunkPublisher {
     let slot = this.seen.get(header.slot)
     if (slot === undefined) {
       if (this.seen.size >= this.trackedSlots) {
-        const oldest = [...this.seen.keys()].reduce((m, s) => (s < m ? s : m))
+        const oldest = minSlot(this.seen.keys())
         if (header.slot < oldest) return // older than everything tracked: nothing waits on it
         this.seen.delete(oldest)
       }
@@ -181,33 +181,48 @@ export class ChunkPublisher {
     let failed = 0
     let bytes = 0
     let lastErr: unknown
-    for (const chunk of chunks) {
-      if (signal?.aborted) {
-        throw new PublishError(
-          'ABORTED',
-          `slot ${slot}: publication aborted after ${published} of ${chunks.length} chunks`,
-          { published, total: chunks.length },
-          abortReason(signal),
-        )
-      }
+    const aborted = (err?: unknown) =>
+      new PublishError(
+        'ABORTED',
+        `slot ${slot}: publication aborted after ${published} of ${chunks.length} chunks`,
+        { published, total: chunks.length },
+        err ?? (signal === undefined ? undefined : abortReason(signal)),
+      )
+    const vg = this.gossip as Partial<VideoGossip>
+    if (typeof vg.publishVideo === 'function') {
+      // The p2p layer's own video path (ordered, with per-chunk acknowledgement timings).
+      let report: PublishVideoReport
       try {
-        // Sequential on purpose: gossipsub queues per peer, and yamux aborts a stream whose unread
-        // data passes 4 MiB (ECOSYSTEM.md trap 5) — bursts of parallel 1 MiB messages risk that.
-        await raceAbort(this.gossip.publish('video', encodeVideoChunk(chunk)), signal)
-        published++
+        report = await raceAbort(vg.publishVideo.call(this.gossip, chunks), signal)
+      } catch (err) {
+        if (signal?.aborted) throw aborted(err)
+        report = { total: chunks.length, published: 0, failed: chunks.length, maxAckMs: 0, avgAckMs: 0 }
+        lastErr = err
+      }
+      const failedIdx = new Set((report.errors ?? []).map((e) => e.index))
+      published = report.published
+      failed = report.failed
+      for (const [i, chunk] of chunks.entries()) {
+        if (failedIdx.has(i) || report.published === 0) continue
         bytes += chunk.payload.length
         this.observe(chunk.header, chunk.signer)
-      } catch (err) {
-        if (signal?.aborted) {
-          throw new PublishError(
-            'ABORTED',
-            `slot ${slot}: publication aborted after ${published} of ${chunks.length} chunks`,
-            { published, total: chunks.length },
-            abortReason(signal),
-          )
+      }
+      if (report.errors?.length) lastErr = new Error(`chunk errors: ${report.errors.map((e) => e.code).join(', ')}`)
+    } else {
+      for (const chunk of chunks) {
+        if (signal?.aborted) throw aborted()
+        try {
+          // Sequential on purpose: gossipsub queues per peer, and yamux aborts a stream whose unread
+          // data passes 4 MiB (ECOSYSTEM.md trap 5) — bursts of parallel 1 MiB messages risk that.
+          await raceAbort(this.gossip.publish('video', encodeVideoChunk(chunk)), signal)
+          published++
+          bytes += chunk.payload.length
+          this.observe(chunk.header, chunk.signer)
+        } catch (err) {
+          if (signal?.aborted) throw aborted(err)
+          failed++
+          lastErr = err
         }
-        failed++
-        lastErr = err
       }
     }
     this.metrics?.chunksPublished.inc({ role }, published)
@@ -230,7 +245,8 @@ export class ChunkPublisher {
         lastErr,
       )
     }
-    if (failed > 0) this.log.warn({ slot, role, failed, total: chunks.length }, 'some chunks failed to publish')
+    if (failed > 0)
+      this.log.warn({ slot, role, failed, total: chunks.length }, 'some chunks failed to publish')
     return report
   }
 
@@ -272,7 +288,11 @@ export class ChunkPublisher {
       const s = status()
       if (s.complete !== null) return { action: 'stood-down', ...s.complete }
       const now = this.clock.now()
-      if (s.lastProgress > 0 && now - s.lastProgress < this.publishGraceMs && extensions < this.maxExtensions) {
+      if (
+        s.lastProgress > 0 &&
+        now - s.lastProgress < this.publishGraceMs &&
+        extensions < this.maxExtensions
+      ) {
         deadline = now + this.publishGraceMs
         continue
       }
@@ -306,4 +326,11 @@ export class ChunkPublisher {
       signal?.removeEventListener('abort', onAbort)
     }
   }
+}
+
+/** The smallest slot (bigint: Math.min does not apply). */
+function minSlot(slots: Iterable<bigint>): bigint {
+  let min: bigint | undefined
+  for (const s of slots) if (min === undefined || s < min) min = s
+  return min ?? 0n
 }

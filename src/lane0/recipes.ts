@@ -3,13 +3,19 @@
 // directors of the recipe's epoch), and queued by slot (bounded). §4 fix: of two valid recipes for a
 // slot, the smallest (timestamp, BLAKE3(SCALE(recipe))) received before the slot's cut-off wins on
 // every honest director; the loser is logged with both hashes.
-import { blake3, compareBytes, publicKeyFromId, publicKeyFromProto, verifyRecipeSignature } from '../crypto/index.ts'
+import {
+  blake3,
+  compareBytes,
+  publicKeyFromId,
+  publicKeyFromProto,
+  verifyRecipeSignature,
+} from '../crypto/index.ts'
 import type { Gossip, ValidationResult } from '../p2p/index.ts'
 import { abortReason, type Clock, type SlotClock, systemClock, TypedEmitter } from '../scheduler/index.ts'
 import {
   bytesToHex,
-  DecodeError,
   DEFAULT_RECIPE_BOUNDS,
+  DecodeError,
   decodeRecipeAny,
   encodeRecipe,
   type Recipe,
@@ -186,7 +192,10 @@ export class RecipeProcessor {
       if (count) {
         this.metrics?.recipes.inc({ result: result === 'reject' ? 'rejected' : 'ignored' })
         if (result === 'reject')
-          this.log.debug({ code: (err as { code?: string }).code, err: (err as Error).message }, 'recipe rejected')
+          this.log.debug(
+            { code: (err as { code?: string }).code, err: (err as Error).message },
+            'recipe rejected',
+          )
       }
       return result
     }
@@ -267,7 +276,8 @@ export class RecipeProcessor {
     const existing = this.queue.get(slot)
     if (existing !== undefined) {
       const existingHex = bytesToHex(existing.recipeHash)
-      if (existingHex === hashHex) throw new RecipeQueueError('DUPLICATE', `slot ${slot}: recipe already queued`)
+      if (existingHex === hashHex)
+        throw new RecipeQueueError('DUPLICATE', `slot ${slot}: recipe already queued`)
       const winner = beats(q, existing) ? q : existing
       const loser = winner === q ? existing : q
       const winnerHex = bytesToHex(winner.recipeHash)
@@ -294,7 +304,13 @@ export class RecipeProcessor {
       this.log.info({ slot: furthest }, 'recipe queue full: dropped the furthest slot')
     }
     this.queue.set(slot, q)
-    this.events.emit('queued', { slot, recipeId: recipe.recipe_id, recipeHash: hashHex, author: q.author, replaced: null })
+    this.events.emit('queued', {
+      slot,
+      recipeId: recipe.recipe_id,
+      recipeHash: hashHex,
+      author: q.author,
+      replaced: null,
+    })
     this.log.info({ slot, recipeId: recipe.recipe_id, recipeHash: hashHex }, 'recipe queued')
     return q
   }

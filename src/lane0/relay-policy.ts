@@ -45,14 +45,22 @@ export function checkRelayChunk(
   if (elected === undefined) {
     const list = init.electedFor(epoch)
     if (list === undefined)
-      return { result: 'ignore', code: 'UNKNOWN_EPOCH', message: `slot ${header.slot}: epoch ${epoch} not known` }
+      return {
+        result: 'ignore',
+        code: 'UNKNOWN_EPOCH',
+        message: `slot ${header.slot}: epoch ${epoch} not known`,
+      }
     elected = new Set(list.map(bytesToHex))
   }
   if (!elected.has(bytesToHex(signer))) {
     return { result: 'reject', code: 'UNELECTED_SIGNER', message: `signer: not elected for epoch ${epoch}` }
   }
   if (!CONTENT_ID.test(header.content_id)) {
-    return { result: 'reject', code: 'BAD_CONTENT_ID', message: 'header.content_id: must be 64 lowercase hex' }
+    return {
+      result: 'reject',
+      code: 'BAD_CONTENT_ID',
+      message: 'header.content_id: must be 64 lowercase hex',
+    }
   }
   const maxChunks = Math.ceil(init.maxVideoBytes / init.chunkSize)
   if (header.total_chunks > maxChunks) {
@@ -97,16 +105,24 @@ export class VideoRelayPolicy {
     const epoch = this.init.epochOfSlot(header.slot)
     const elected = this.electedHex(epoch)
     if (elected === undefined)
-      return { result: 'ignore', code: 'UNKNOWN_EPOCH', message: `slot ${header.slot}: epoch ${epoch} not known` }
+      return {
+        result: 'ignore',
+        code: 'UNKNOWN_EPOCH',
+        message: `slot ${header.slot}: epoch ${epoch} not known`,
+      }
     const basic = checkRelayChunk(header, signer, this.init, elected)
     if (basic.result !== 'accept') return basic
 
     let slot = this.slots.get(header.slot)
     if (slot === undefined) {
       if (this.slots.size >= this.trackedSlots) {
-        const oldest = [...this.slots.keys()].reduce((m, s) => (s < m ? s : m))
+        const oldest = minSlot(this.slots.keys())
         if (header.slot < oldest)
-          return { result: 'ignore', code: 'STALE_SLOT', message: `slot ${header.slot}: older than tracked slots` }
+          return {
+            result: 'ignore',
+            code: 'STALE_SLOT',
+            message: `slot ${header.slot}: older than tracked slots`,
+          }
         this.slots.delete(oldest)
       }
       slot = new Map()
@@ -139,9 +155,20 @@ export class VideoRelayPolicy {
     }
     if (content.indexes.has(header.chunk_index)) {
       // A re-signed copy of a chunk already relayed: nothing new for anyone.
-      return { result: 'ignore', code: 'DUPLICATE_INDEX', message: `header.chunk_index: ${header.chunk_index} seen` }
+      return {
+        result: 'ignore',
+        code: 'DUPLICATE_INDEX',
+        message: `header.chunk_index: ${header.chunk_index} seen`,
+      }
     }
     content.indexes.add(header.chunk_index)
     return { result: 'accept' }
   }
+}
+
+/** The smallest slot (bigint: Math.min does not apply). */
+function minSlot(slots: Iterable<bigint>): bigint {
+  let min: bigint | undefined
+  for (const s of slots) if (min === undefined || s < min) min = s
+  return min ?? 0n
 }

@@ -55,7 +55,11 @@ export interface ResultSubmitterInit {
  * The order in which directors submit a slot's certificate: members in rank order (the canonical
  * first), then every other elected director by rank key BLAKE3(slot ‖ key).
  */
-export function submitterOrder(slot: bigint, certificate: Certificate, elected: readonly Uint8Array[]): Uint8Array[] {
+export function submitterOrder(
+  slot: bigint,
+  certificate: Certificate,
+  elected: readonly Uint8Array[],
+): Uint8Array[] {
   const members = certificate.members.map((m) => m.signer)
   const memberSet = new Set(members.map(bytesToHex))
   const others = elected
@@ -166,12 +170,24 @@ export class ResultSubmitter {
       // Only settle when no call of ours is in flight: its own answer will say accepted or already-submitted.
       if (this.running.has(ev.slot)) return
       this.cancel(ev.slot)
-      void this.settle(e.slot, ours ? 'observed' : 'conflict', ev.block, ours ? null : 'different canonical hash')
+      void this.settle(
+        e.slot,
+        ours ? 'observed' : 'conflict',
+        ev.block,
+        ours ? null : 'different canonical hash',
+      )
     } else if (ev.type === 'BftResultFinalized') {
       if (!ours || e.finalized) return
       void this.journal
         .update(ev.slot, (x) => ({ ...x, finalized: true, updatedAtMs: this.clock.now() }))
-        .then((x) => this.events.emit('finalized', { epoch: x.epoch, slot: x.slot, block: ev.block, canonicalHash: ev.canonicalHash! }))
+        .then((x) =>
+          this.events.emit('finalized', {
+            epoch: x.epoch,
+            slot: x.slot,
+            block: ev.block,
+            canonicalHash: ev.canonicalHash!,
+          }),
+        )
         .catch((err) => this.log.error({ err, slot: ev.slot }, 'journal write failed'))
     }
   }
@@ -245,7 +261,10 @@ export class ResultSubmitter {
     try {
       const r = await this.chain.slotResult(e.slot)
       if (r === null) return null
-      return { ours: e.canonicalHash !== null && equalBytes(r.canonicalHash, e.canonicalHash), block: r.submittedBlock }
+      return {
+        ours: e.canonicalHash !== null && equalBytes(r.canonicalHash, e.canonicalHash),
+        block: r.submittedBlock,
+      }
     } catch (err) {
       this.log.warn({ err, slot: e.slot }, 'slotResult failed')
       return 'unreachable'
@@ -260,7 +279,12 @@ export class ResultSubmitter {
     const delay = this.backoff(e.submission.attempts)
     const updated = await this.journal.update(e.slot, (x) => ({
       ...x,
-      submission: { ...x.submission, state: 'retrying', notBeforeMs: this.clock.now() + delay, detail: reason },
+      submission: {
+        ...x.submission,
+        state: 'retrying',
+        notBeforeMs: this.clock.now() + delay,
+        detail: reason,
+      },
       updatedAtMs: this.clock.now(),
     }))
     this.emit(updated)
@@ -276,11 +300,22 @@ export class ResultSubmitter {
     if (precheck || e.submission.state === 'inflight' || e.submission.state === 'retrying') {
       const r = await this.recorded(e)
       if (r === 'unreachable') return this.retryLater(e, 'chain unreachable')
-      if (r !== null) return this.settle(slot, r.ours ? 'observed' : 'conflict', r.block, r.ours ? null : 'different canonical hash')
+      if (r !== null)
+        return this.settle(
+          slot,
+          r.ours ? 'observed' : 'conflict',
+          r.block,
+          r.ours ? null : 'different canonical hash',
+        )
     }
     const inflight = await this.journal.update(slot, (x) => ({
       ...x,
-      submission: { ...x.submission, state: 'inflight', attempts: x.submission.attempts + 1, notBeforeMs: null },
+      submission: {
+        ...x.submission,
+        state: 'inflight',
+        attempts: x.submission.attempts + 1,
+        notBeforeMs: null,
+      },
       updatedAtMs: this.clock.now(),
     }))
     this.emit(inflight)
@@ -301,8 +336,14 @@ export class ResultSubmitter {
     }
     if (outcome.code === 'ALREADY_SUBMITTED') {
       const r = await this.recorded(inflight)
-      if (r === 'unreachable' || r === null) return this.retryLater(inflight, 'already submitted, result not readable')
-      return this.settle(slot, r.ours ? 'observed' : 'conflict', r.block, r.ours ? null : 'different canonical hash')
+      if (r === 'unreachable' || r === null)
+        return this.retryLater(inflight, 'already submitted, result not readable')
+      return this.settle(
+        slot,
+        r.ours ? 'observed' : 'conflict',
+        r.block,
+        r.ours ? null : 'different canonical hash',
+      )
     }
     return this.settle(slot, 'rejected', null, `${outcome.code}: ${outcome.reason}`.slice(0, 300))
   }

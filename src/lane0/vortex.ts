@@ -52,7 +52,8 @@ export async function readFileBounded(path: string, maxBytes: number): Promise<U
   const fh = await open(path, 'r')
   try {
     const { size } = await fh.stat()
-    if (size > maxBytes) throw badOutput('video_path', `file of ${size} bytes exceeds the limit of ${maxBytes}`)
+    if (size > maxBytes)
+      throw badOutput('video_path', `file of ${size} bytes exceeds the limit of ${maxBytes}`)
     const buf = new Uint8Array(size)
     let off = 0
     while (off < size) {
@@ -81,7 +82,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * Parse the plugin's output object (the sidecar's `result_metadata`; a `{"output": {...}}` wrapper
  * is unwrapped) into a GenerationOutput. Every problem is a VortexError BAD_OUTPUT naming the field.
  */
-export async function parseGenerationOutput(metadata: Uint8Array, opts: ParseOptions): Promise<GenerationOutput> {
+export async function parseGenerationOutput(
+  metadata: Uint8Array,
+  opts: ParseOptions,
+): Promise<GenerationOutput> {
   let parsed: unknown
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(metadata))
@@ -119,15 +123,28 @@ export async function parseGenerationOutput(metadata: Uint8Array, opts: ParseOpt
   const clipEmbedding = new Float32Array(EMBEDDING_DIM)
   for (let i = 0; i < EMBEDDING_DIM; i++) {
     const x = emb[i]
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw badOutput(`clip_embedding[${i}]`, 'is not a finite number')
+    if (typeof x !== 'number' || !Number.isFinite(x))
+      throw badOutput(`clip_embedding[${i}]`, 'is not a finite number')
     clipEmbedding[i] = x
   }
   const problem = embeddingProblem(clipEmbedding, EMBEDDING_DIM, opts.embeddingNormTolerance)
   if (problem !== null) throw badOutput('clip_embedding', problem)
 
+  // Audio (PROTOCOL.md §9 `audio_waveform`): the reference plugin writes a WAV file (`audio_path`, and
+  // `audio_waveform` holding the same path) or inlines it as base64 (`audio_data`); a float array is
+  // accepted too. Lane 0 carries it along but no rule depends on it.
   let audioWaveform: Uint8Array = new Uint8Array(0)
-  if (typeof out.audio_waveform === 'string' && out.audio_waveform.length > 0) {
-    audioWaveform = decodeBase64('audio_waveform', out.audio_waveform, opts.maxVideoBytes)
+  const readAudio = async (field: string, path: string) => {
+    try {
+      return await readFile(path, opts.maxVideoBytes)
+    } catch (err) {
+      throw badOutput(field, `cannot be read (${(err as Error).message})`)
+    }
+  }
+  if (typeof out.audio_path === 'string' && out.audio_path.length > 0) {
+    audioWaveform = await readAudio('audio_path', out.audio_path)
+  } else if (typeof out.audio_data === 'string' && out.audio_data.length > 0) {
+    audioWaveform = decodeBase64('audio_data', out.audio_data, opts.maxVideoBytes)
   } else if (Array.isArray(out.audio_waveform)) {
     const samples = new Float32Array(out.audio_waveform.length)
     for (const [i, x] of out.audio_waveform.entries()) {
@@ -135,15 +152,19 @@ export async function parseGenerationOutput(metadata: Uint8Array, opts: ParseOpt
       samples[i] = x
     }
     audioWaveform = new Uint8Array(samples.buffer)
-  } else if (typeof out.audio_path === 'string' && out.audio_path.length > 0) {
-    try {
-      audioWaveform = await readFile(out.audio_path, opts.maxVideoBytes)
-    } catch (err) {
-      throw badOutput('audio_path', `cannot be read (${(err as Error).message})`)
-    }
+  } else if (typeof out.audio_waveform === 'string' && out.audio_waveform.length > 0) {
+    // File-based output names files; inline output carries base64.
+    audioWaveform =
+      videoPath !== undefined
+        ? await readAudio('audio_waveform', out.audio_waveform)
+        : decodeBase64('audio_waveform', out.audio_waveform, opts.maxVideoBytes)
   }
 
   const contentHash = blake3(video)
+  // The plugin's own hash is never used, but a disagreement means a torn file or a corrupt transfer.
+  if (typeof out.content_hash === 'string' && out.content_hash.toLowerCase() !== bytesToHex(contentHash)) {
+    throw badOutput('content_hash', 'does not match BLAKE3 of the video bytes received')
+  }
   let generationTimeMs = opts.executionTimeMs ?? 0
   if (out.generation_time_ms !== undefined) {
     if (typeof out.generation_time_ms !== 'number' || !(out.generation_time_ms >= 0))
@@ -170,9 +191,16 @@ export function generationSeed(recipeHash: Uint8Array): number {
 }
 
 /** The plugin input of PROTOCOL.md §9: {recipe, slot_id, seed}, u64 as a number when exact. */
-export function vortexParameters(recipe: Recipe, slot: bigint, seed: number): Uint8Array {
+export function vortexParameters(
+  recipe: Recipe,
+  slot: bigint,
+  seed: number,
+  extra: Readonly<Record<string, unknown>> = {},
+): Uint8Array {
   const slotId = slot <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(slot) : slot.toString()
-  return new TextEncoder().encode(JSON.stringify({ recipe: RecipeCodec.toPlain(recipe, 'json'), slot_id: slotId, seed }))
+  return new TextEncoder().encode(
+    JSON.stringify({ ...extra, recipe: RecipeCodec.toPlain(recipe, 'json'), slot_id: slotId, seed }),
+  )
 }
 
 export interface VortexClientComponents {
@@ -197,6 +225,12 @@ export interface VortexClientInit {
   maxVideoBytes?: number
   /** @default LANE0_DEFAULTS.embeddingNormTolerance */
   embeddingNormTolerance?: number
+  /**
+   * Further plugin input fields the reference plugin understands (`embedding_noise`,
+   * `max_resolution`, `output_mode`, `audio_mode`; see docs/sidecar.md). They cannot replace
+   * `recipe`, `slot_id` or `seed`. @default {}
+   */
+  extraParameters?: Readonly<Record<string, unknown>>
 }
 
 class LocalTimeout extends Error {}
@@ -213,6 +247,7 @@ export class VortexClient {
   readonly retries: number
   private readonly maxVideoBytes: number
   private readonly tolerance: number
+  private readonly extraParameters: Readonly<Record<string, unknown>>
   private seq = 0
 
   constructor(components: VortexClientComponents, init: VortexClientInit = {}) {
@@ -227,6 +262,7 @@ export class VortexClient {
     this.retries = init.retries ?? LANE0_DEFAULTS.vortexRetries
     this.maxVideoBytes = init.maxVideoBytes ?? LANE0_DEFAULTS.maxVideoBytes
     this.tolerance = init.embeddingNormTolerance ?? LANE0_DEFAULTS.embeddingNormTolerance
+    this.extraParameters = init.extraParameters ?? {}
   }
 
   /** On-Deck pre-warm (PROTOCOL.md §8): the sidecar answers, is healthy, and has our plugin. */
@@ -234,7 +270,8 @@ export class VortexClient {
     try {
       const h = await this.sidecar.healthCheck()
       if (!h.healthy) return { ok: false, reason: 'sidecar reports unhealthy' }
-      if (!h.plugins.includes(this.pluginName)) return { ok: false, reason: `plugin ${this.pluginName} not loaded` }
+      if (!h.plugins.includes(this.pluginName))
+        return { ok: false, reason: `plugin ${this.pluginName} not loaded` }
       return { ok: true }
     } catch (err) {
       return { ok: false, reason: `sidecar health check failed: ${(err as Error).message}` }
@@ -245,8 +282,13 @@ export class VortexClient {
    * Generate the slot's video. Retries up to `retries` times after a retryable sidecar error or a
    * local timeout; a plugin's own failure or bad output is not retried (the plugin is deterministic).
    */
-  async generate(recipe: Recipe, slot: bigint, recipeHash: Uint8Array, signal?: AbortSignal): Promise<GenerationOutput> {
-    const parameters = vortexParameters(recipe, slot, generationSeed(recipeHash))
+  async generate(
+    recipe: Recipe,
+    slot: bigint,
+    recipeHash: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<GenerationOutput> {
+    const parameters = vortexParameters(recipe, slot, generationSeed(recipeHash), this.extraParameters)
     let attempt = 0
     for (;;) {
       attempt++
@@ -262,7 +304,10 @@ export class VortexClient {
           v.code === 'TIMEOUT' ||
           (v.code === 'SIDECAR_ERROR' && (err as { retryable?: boolean }).retryable === true)
         if (!retryable || attempt > this.retries || signal?.aborted) throw v
-        this.log.warn({ slot, attempt, code: v.code, sidecarCode: v.details.sidecarCode }, 'generation failed: retrying')
+        this.log.warn(
+          { slot, attempt, code: v.code, sidecarCode: v.details.sidecarCode },
+          'generation failed: retrying',
+        )
       }
     }
   }
@@ -297,7 +342,10 @@ export class VortexClient {
       // A runner that ignores the signal must not hold the slot past the timeout.
       const res = await Promise.race([call, timeout, aborted])
       if (!res.success) {
-        throw new VortexError('PLUGIN_FAILED', `plugin ${this.pluginName} failed: ${res.errorMessage.slice(0, 500)}`)
+        throw new VortexError(
+          'PLUGIN_FAILED',
+          `plugin ${this.pluginName} failed: ${res.errorMessage.slice(0, 500)}`,
+        )
       }
       return await parseGenerationOutput(res.resultMetadata, {
         slot,
@@ -324,17 +372,37 @@ export class VortexClient {
     if (e?.name === 'SidecarError') {
       const timeoutCodes = ['DEADLINE_EXCEEDED', 'PLUGIN_TIMEOUT']
       if (timeoutCodes.includes(e.code ?? '')) {
-        return new VortexError('TIMEOUT', `generation: sidecar ${e.code}: ${e.message}`, { sidecarCode: e.code, attempts }, err)
+        return new VortexError(
+          'TIMEOUT',
+          `generation: sidecar ${e.code}: ${e.message}`,
+          { sidecarCode: e.code, attempts },
+          err,
+        )
       }
       if (e.code === 'BAD_OUTPUT') {
         return new VortexError('BAD_OUTPUT', `sidecar: ${e.message}`, { sidecarCode: e.code, attempts }, err)
       }
       if (e.code === 'PLUGIN_FAILED') {
-        return new VortexError('PLUGIN_FAILED', `sidecar: ${e.message}`, { sidecarCode: e.code, attempts }, err)
+        return new VortexError(
+          'PLUGIN_FAILED',
+          `sidecar: ${e.message}`,
+          { sidecarCode: e.code, attempts },
+          err,
+        )
       }
-      return new VortexError('SIDECAR_ERROR', `sidecar ${e.code}: ${e.message}`, { sidecarCode: e.code, attempts }, err)
+      return new VortexError(
+        'SIDECAR_ERROR',
+        `sidecar ${e.code}: ${e.message}`,
+        { sidecarCode: e.code, attempts },
+        err,
+      )
     }
-    return new VortexError('SIDECAR_ERROR', `sidecar call failed: ${e?.message ?? String(err)}`, { attempts }, err)
+    return new VortexError(
+      'SIDECAR_ERROR',
+      `sidecar call failed: ${e?.message ?? String(err)}`,
+      { attempts },
+      err,
+    )
   }
 }
 

@@ -6,13 +6,27 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import { type ChainClient, type ChainInfo, createChainClientMetrics, DevChainClient, SubstrateChainClient } from '../chain/index.ts'
-import { initBlake3, NodeKey } from '../crypto/index.ts'
+import {
+  type ChainClient,
+  type ChainInfo,
+  createChainClientMetrics,
+  DevChainClient,
+  SubstrateChainClient,
+} from '../chain/index.ts'
+import { initBlake3, NodeKey, publicKeyFromId } from '../crypto/index.ts'
 import { createLane0Metrics, DirectorService } from '../lane0/index.ts'
-import { createP2PMetrics, P2PNode, RelayVideoPolicy } from '../p2p/index.ts'
+import {
+  type AuthorisedAuthors,
+  authorsFromElection,
+  createP2PMetrics,
+  type ElectedForSlot,
+  P2PNode,
+  RelayVideoPolicy,
+} from '../p2p/index.ts'
 import { EpochTracker } from '../scheduler/index.ts'
 import { SidecarClient, SidecarServer } from '../sidecar/index.ts'
-import type { NodeConfig } from './config.ts'
+import { bytesToHex } from '../types/index.ts'
+import { ConfigError, type NodeConfig } from './config.ts'
 import { HttpApi } from './http.ts'
 import { buildViewerAssets } from './viewer-bundle.ts'
 import { ViewerFeed } from './viewer-feed.ts'
@@ -60,6 +74,26 @@ function vortexEnv(config: NodeConfig, key: NodeKey): Record<string, string> {
   return env
 }
 
+/** Authorised recipe authors (PROTOCOL.md §1): the epoch's directors (unless disabled) and extra keys. */
+function recipeAuthors(config: NodeConfig, electedForSlot: ElectedForSlot): AuthorisedAuthors {
+  const extra = config.lane0.recipeAuthors.map((id) => {
+    const raw = publicKeyFromId(id)
+    if (raw === null)
+      throw new ConfigError(
+        'INVALID_VALUE',
+        'lane0.recipeAuthors',
+        `lane0.recipeAuthors: "${id}" names no Ed25519 key`,
+      )
+    return bytesToHex(raw)
+  })
+  const fromElection = authorsFromElection(electedForSlot)
+  return (slot) => {
+    const elected = config.lane0.epochDirectorsAreAuthors ? fromElection(slot) : new Set<string>()
+    if (elected === null) return extra.length > 0 ? new Set(extra) : null
+    return new Set([...elected, ...extra])
+  }
+}
+
 export class NsnNode {
   private readonly stops: (() => Promise<void> | void)[] = []
   private constructor(
@@ -95,13 +129,20 @@ export class NsnNode {
 
       const chain: ChainClient =
         config.chain.kind === 'dev'
-          ? new DevChainClient({ url: config.chain.url, logger: nodeLog, metrics: createChainClientMetrics(registry) })
+          ? new DevChainClient({
+              url: config.chain.url,
+              logger: nodeLog,
+              metrics: createChainClientMetrics(registry),
+            })
           : new SubstrateChainClient({ url: config.chain.url, logger: nodeLog })
       stops.push(() => chain.close())
       const chainInfo = await step('CHAIN_UNREACHABLE', `chain at ${config.chain.url}`, () => chain.info())
 
       // The elected sets drive the relay policy, recipe authors and the viewer's trust anchor.
-      const tracker = new EpochTracker({ chain }, { self: key.publicKeyProto, onDeckLeadMs: config.lane0.onDeckLeadMs })
+      const tracker = new EpochTracker(
+        { chain },
+        { self: key.publicKeyProto, onDeckLeadMs: config.lane0.onDeckLeadMs },
+      )
       const electedForSlot = (slot: bigint) =>
         tracker.directors(slot / BigInt(chainInfo.slotsPerEpoch)) ?? null
       const p2p = new P2PNode(
@@ -111,7 +152,12 @@ export class NsnNode {
           announce: config.p2p.announce.length > 0 ? config.p2p.announce : undefined,
           bootstrap: config.p2p.bootstrap,
           mdns: config.p2p.mdns,
-          mesh: { D: config.p2p.meshD, Dlo: config.p2p.meshDlo, Dhi: config.p2p.meshDhi, heartbeatMs: config.p2p.heartbeatMs },
+          mesh: {
+            D: config.p2p.meshD,
+            Dlo: config.p2p.meshDlo,
+            Dhi: config.p2p.meshDhi,
+            heartbeatMs: config.p2p.heartbeatMs,
+          },
           rateLimit: config.p2p.rateLimit
             ? {
                 messagesPerMinute: config.p2p.rateLimitMessagesPerMinute,
@@ -125,7 +171,11 @@ export class NsnNode {
             maxVideoBytes: config.lane0.maxVideoBytes,
             maxContentIdsPerSlot: config.lane0.quorum,
           }),
-          recipes: { currentSlot: () => tracker.currentSlot ?? undefined, bounds: config.recipes },
+          recipes: {
+            authorisedAuthors: recipeAuthors(config, electedForSlot),
+            currentSlot: () => tracker.currentSlot ?? undefined,
+            bounds: config.recipes,
+          },
         },
         { logger: nodeLog, metrics: createP2PMetrics(registry) },
       )
@@ -194,7 +244,8 @@ export class NsnNode {
         publishElected(current + 1n)
       }
       tracker.events.on('chain', (ev) => {
-        if (ev.type === 'OnDeckElection' || ev.type === 'EpochStarted') feed.setElected(ev.epoch, ev.directors)
+        if (ev.type === 'OnDeckElection' || ev.type === 'EpochStarted')
+          feed.setElected(ev.epoch, ev.directors)
       })
       feed.start()
       stops.push(() => feed.stop())
@@ -215,7 +266,12 @@ export class NsnNode {
       node = new NsnNode(config, key, log, registry, chain, chainInfo, p2p, tracker, director, http)
       node.stops.push(...stops)
       log.info(
-        { peerId: key.peerId.toString(), role: config.node.role, http: `http://${bound.host}:${bound.port}`, listen: p2p.multiaddrs() },
+        {
+          peerId: key.peerId.toString(),
+          role: config.node.role,
+          http: `http://${bound.host}:${bound.port}`,
+          listen: p2p.multiaddrs(),
+        },
         'node started',
       )
       return node

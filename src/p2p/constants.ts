@@ -51,16 +51,20 @@ export const MAX_INBOUND_RPC_BYTES = Math.max(...Object.values(TOPIC_MAX_BYTES))
 export const YAMUX_MAX_READ_BUFFER_BYTES = 2 * MAX_INBOUND_RPC_BYTES
 
 /**
- * libp2p's connection monitor pings every connection and aborts it when a ping takes longer than
- * an adaptive timeout (5 s minimum by default). The ping shares the yamux connection with queued
- * gossip data, so a connection busy relaying a video (tens of MiB behind a slow link, or a loaded
- * CPU) fails that ping while perfectly healthy: measured in bench/gossip.ts, where 5 s aborted
- * mesh links mid-stream and lost chunks. A dead peer is still detected, within two minutes.
+ * libp2p's connection monitor pings every connection (every 10 s by default) and aborts it when a
+ * ping takes longer than an adaptive timeout (5 s minimum). The ping shares the yamux connection
+ * with queued gossip data, so a connection busy relaying a video (tens of MiB behind a slow link,
+ * or a loaded CPU) fails that ping while perfectly healthy: measured in bench/gossip.ts, where it
+ * aborted mesh links mid-stream and lost chunks. The timeout must also stay below the interval:
+ * a second ping while the first is pending exceeds the ping protocol's one outbound stream and
+ * that error aborts the connection too. A dead peer is still detected within two minutes.
  */
 export const CONNECTION_MONITOR_DEFAULTS = Object.freeze({
-  pingIntervalMs: 10_000,
+  pingIntervalMs: 60_000,
   pingTimeoutMinMs: 30_000,
-  pingTimeoutMaxMs: 120_000,
+  pingTimeoutMaxMs: 50_000,
+  /** The responder side of /ipfs/ping (10 s by default) must wait as long as the initiator. */
+  pingServiceTimeoutMs: 60_000,
 })
 
 /** Default TCP and WebSocket ports (the WebSocket listener lets browsers join as viewers). */

@@ -307,7 +307,7 @@ export class P2PNode implements VideoGossip {
       nodeInfo: { name: 'nsn-lane0', version: '0.1.0', userAgent: 'nsn-lane0/0.1.0' },
       services: {
         identify: identify(),
-        ping: ping(),
+        ping: ping({ timeout: CONNECTION_MONITOR_DEFAULTS.pingServiceTimeoutMs, maxOutboundStreams: 2 }),
         pubsub: gossipsub({
           globalSignaturePolicy: StrictSign,
           D: mesh.D,

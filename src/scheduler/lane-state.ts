@@ -59,7 +59,8 @@ export class LaneStateMachine {
     const cur = this.current
     switch (ev.type) {
       case 'OnDeck': {
-        if (cur.kind === 'Lane1Active') return this.set({ kind: 'Draining', value: { epoch: ev.epoch } }, ev.type)
+        if (cur.kind === 'Lane1Active')
+          return this.set({ kind: 'Draining', value: { epoch: ev.epoch } }, ev.type)
         // §8 fix: elected again for the next epoch while in Lane 0 — keep serving, remember it.
         if (ev.epoch === cur.value.epoch + 1n && this.nextEpoch === null) {
           this.nextEpoch = ev.epoch

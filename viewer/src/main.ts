@@ -3,7 +3,8 @@
 // plays only certified content through Media Source Extensions, slot after slot (PROTOCOL.md §6).
 import { embeddingHash, initBlake3, verifyCertificate } from '../../src/crypto/index.ts'
 import { FEED_TAG, type FeedInfo, VIEWER_WS_PATH } from '../../src/node/viewer-protocol.ts'
-import { decodeAndVerifyVideoChunk, VideoChunkError } from '../../src/p2p/index.ts'
+// video.ts directly, not p2p/index.ts: the index also exports the libp2p node, which is not for browsers.
+import { decodeAndVerifyVideoChunk, VideoChunkError } from '../../src/p2p/video.ts'
 import {
   bytesToHex,
   type Certificate,

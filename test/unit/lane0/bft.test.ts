@@ -76,11 +76,21 @@ async function setup(n = 5, init: Partial<BftParticipantInit> = {}) {
 }
 
 function input(i: number, embedding: Float32Array, slot = SLOT): BftInput {
-  return { epoch: EPOCH, slot, recipeHash: RECIPE_HASH, contentHash: new Uint8Array(32).fill(0x10 + i), embedding }
+  return {
+    epoch: EPOCH,
+    slot,
+    recipeHash: RECIPE_HASH,
+    contentHash: new Uint8Array(32).fill(0x10 + i),
+    embedding,
+  }
 }
 
 /** Tick the manual clock until every promise has settled. */
-async function settle<T>(clock: ManualClock, ps: Promise<T>[], maxMs = 30_000): Promise<PromiseSettledResult<T>[]> {
+async function settle<T>(
+  clock: ManualClock,
+  ps: Promise<T>[],
+  maxMs = 30_000,
+): Promise<PromiseSettledResult<T>[]> {
   let done = false
   const all = Promise.allSettled(ps).then((r) => {
     done = true
@@ -96,7 +106,13 @@ function ok(r: PromiseSettledResult<BftResult>): BftResult {
   return (r as PromiseFulfilledResult<BftResult>).value
 }
 
-function proposal(key: NodeKey, i: number, embedding: Float32Array, slot = SLOT, recipeHash = RECIPE_HASH): Proposal {
+function proposal(
+  key: NodeKey,
+  i: number,
+  embedding: Float32Array,
+  slot = SLOT,
+  recipeHash = RECIPE_HASH,
+): Proposal {
   return signProposal(key, TEST_NETWORK_ID, {
     epoch: slot / 4n,
     slot,
@@ -161,7 +177,12 @@ describe('agreement (pure)', () => {
 describe('BftParticipant decisions', () => {
   it('5 agreeing: everyone certifies the same canonical hash with all 5 members in rank order', async () => {
     const { nodes, clock, elected, hub } = await setup()
-    const rs = (await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))))).map(ok)
+    const rs = (
+      await settle(
+        clock,
+        nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))),
+      )
+    ).map(ok)
     const hashes = new Set(rs.map((r) => bytesToHex(r.canonicalHash)))
     assert.equal(hashes.size, 1)
     const r = rs[0]!
@@ -169,9 +190,18 @@ describe('BftParticipant decisions', () => {
     assert.equal(r.members.length, 5)
     assert.ok(r.similarity !== null && r.similarity > 0.99)
     const ranked = rankMembers(SLOT, r.members)
-    assert.deepEqual(r.signers.map(bytesToHex), ranked.map((m) => bytesToHex(m.signer)))
     assert.deepEqual(
-      bytesToHex(verifyCertificate(r.certificate, { networkId: TEST_NETWORK_ID, elected: protoKeys(elected), quorum: 3 })),
+      r.signers.map(bytesToHex),
+      ranked.map((m) => bytesToHex(m.signer)),
+    )
+    assert.deepEqual(
+      bytesToHex(
+        verifyCertificate(r.certificate, {
+          networkId: TEST_NETWORK_ID,
+          elected: protoKeys(elected),
+          quorum: 3,
+        }),
+      ),
       bytesToHex(r.canonicalHash),
     )
     assert.deepEqual(new Set(rs.map((x) => x.localRank)), new Set([0, 1, 2, 3, 4]))
@@ -181,8 +211,15 @@ describe('BftParticipant decisions', () => {
 
   it('3 agreeing + 2 outliers: a 3-member certificate, the outliers commit to it too', async () => {
     const { nodes, clock } = await setup()
-    const embs = [0, 1, 2].map((i) => nearEmbedding(BASE, i + 1, 0.05)).concat([unitEmbedding(300), unitEmbedding(400)])
-    const rs = (await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, embs[i]!))))).map(ok)
+    const embs = [0, 1, 2]
+      .map((i) => nearEmbedding(BASE, i + 1, 0.05))
+      .concat([unitEmbedding(300), unitEmbedding(400)])
+    const rs = (
+      await settle(
+        clock,
+        nodes.map((n, i) => n.bft.runConsensus(input(i, embs[i]!))),
+      )
+    ).map(ok)
     assert.equal(new Set(rs.map((r) => bytesToHex(r.canonicalHash))).size, 1)
     const members = new Set(rs[0]!.signers.map(bytesToHex))
     assert.equal(members.size, 3)
@@ -194,7 +231,10 @@ describe('BftParticipant decisions', () => {
   it('2 + 2 + 1: fails with NO_QUORUM and says what was missing', async () => {
     const { nodes, clock } = await setup()
     const embs = [planar(0), planar(1), planar(90), planar(91), unitEmbedding(999)]
-    const rs = await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, embs[i]!))))
+    const rs = await settle(
+      clock,
+      nodes.map((n, i) => n.bft.runConsensus(input(i, embs[i]!))),
+    )
     for (const r of rs) {
       assert.equal(r.status, 'rejected')
       const err = (r as PromiseRejectedResult).reason as BftError
@@ -226,17 +266,31 @@ describe('BftParticipant decisions', () => {
 
   it('missing proposers are named when the round fails', async () => {
     const { nodes, clock, elected } = await setup(2)
-    const rs = await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, BASE))))
+    const rs = await settle(
+      clock,
+      nodes.map((n, i) => n.bft.runConsensus(input(i, BASE))),
+    )
     const err = (rs[0] as PromiseRejectedResult).reason as BftError
     assert.equal(err.code, 'NO_QUORUM')
     assert.equal(err.details?.proposalsReceived, 2)
-    assert.deepEqual(err.details?.missingSigners, elected.slice(2).map((k) => bytesToHex(k.publicKeyProto)).sort())
+    assert.deepEqual(
+      err.details?.missingSigners,
+      elected
+        .slice(2)
+        .map((k) => bytesToHex(k.publicKeyProto))
+        .sort(),
+    )
   })
 
   it('ties: every director picks the same set by the sorted signer keys', async () => {
     const { nodes, clock } = await setup()
     const embs = [planar(0), planar(0.5), planar(30), planar(59.5), planar(60)]
-    const rs = (await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, embs[i]!))))).map(ok)
+    const rs = (
+      await settle(
+        clock,
+        nodes.map((n, i) => n.bft.runConsensus(input(i, embs[i]!))),
+      )
+    ).map(ok)
     assert.equal(new Set(rs.map((r) => bytesToHex(r.canonicalHash))).size, 1)
     const keysOfMembers = rs[0]!.signers.map(bytesToHex).sort()
     const groupA = [0, 1, 2].map((i) => bytesToHex(nodes[i]!.key.publicKeyProto)).sort()
@@ -255,8 +309,13 @@ describe('BftParticipant decisions', () => {
     const seen: string[] = []
     for (const n of nodes) n.bft.events.on('equivocation', (e) => seen.push(e.signer))
     // Everyone hears p1 early (buffered before their rounds start); only node 0 hears p2.
-    for (let i = 0; i < 4; i++) assert.equal(await hub.nodes.get(`n${i}`)!.receive('bft', bftBytes(p1)), 'accept')
-    assert.equal(await hub.nodes.get('n0')!.receive('bft', bftBytes(p2)), 'ignore', 'second proposal is not forwarded')
+    for (let i = 0; i < 4; i++)
+      assert.equal(await hub.nodes.get(`n${i}`)!.receive('bft', bftBytes(p1)), 'accept')
+    assert.equal(
+      await hub.nodes.get('n0')!.receive('bft', bftBytes(p2)),
+      'ignore',
+      'second proposal is not forwarded',
+    )
     await new Promise((r) => setTimeout(r, 5))
     const challenges = hub.published.filter((m) => m.topic === 'challenges')
     assert.equal(challenges.length, 1, 'node 0 published the evidence')
@@ -265,14 +324,29 @@ describe('BftParticipant decisions', () => {
     assert.equal(new Set(seen).size, 1)
     assert.equal(seen.length, 4, 'the other three learned it from the evidence')
 
-    const rs = (await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))))).map(ok)
+    const rs = (
+      await settle(
+        clock,
+        nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))),
+      )
+    ).map(ok)
     assert.equal(new Set(rs.map((r) => bytesToHex(r.canonicalHash))).size, 1)
     assert.equal(rs[0]!.members.length, 4)
     assert.ok(!rs[0]!.signers.some((s) => bytesToHex(s) === bytesToHex(byz.publicKeyProto)))
     // Its later messages are ignored.
-    const c = signCommit(byz, TEST_NETWORK_ID, { epoch: EPOCH, slot: SLOT, canonical_hash: rs[0]!.canonicalHash })
-    assert.equal(await hub.nodes.get('n1')!.receive('bft', encodeBftSignal({ kind: 'Proposal', value: p1 })), 'ignore')
-    assert.notEqual(await hub.nodes.get('n1')!.receive('bft', encodeBftSignal({ kind: 'Commit', value: c })), 'reject')
+    const c = signCommit(byz, TEST_NETWORK_ID, {
+      epoch: EPOCH,
+      slot: SLOT,
+      canonical_hash: rs[0]!.canonicalHash,
+    })
+    assert.equal(
+      await hub.nodes.get('n1')!.receive('bft', encodeBftSignal({ kind: 'Proposal', value: p1 })),
+      'ignore',
+    )
+    assert.notEqual(
+      await hub.nodes.get('n1')!.receive('bft', encodeBftSignal({ kind: 'Commit', value: c })),
+      'reject',
+    )
   })
 
   it('a proposal from an unelected key is rejected and never counted', async () => {
@@ -282,7 +356,12 @@ describe('BftParticipant decisions', () => {
     const forged = proposal(outsider, 6, nearEmbedding(BASE, 60, 0.05))
     assert.equal(await nodes[0]!.gossip.receive('bft', bftBytes(forged)), 'reject')
     assert.deepEqual(refused, ['reject:UNELECTED_SIGNER'])
-    const rs = (await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))))).map(ok)
+    const rs = (
+      await settle(
+        clock,
+        nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))),
+      )
+    ).map(ok)
     assert.equal(rs[0]!.members.length, 4)
     assert.ok(!rs[0]!.signers.some((s) => bytesToHex(s) === bytesToHex(outsider.publicKeyProto)))
   })
@@ -339,7 +418,10 @@ describe('BftParticipant decisions', () => {
   it('adopts a valid certificate from the network when its own view differs', async () => {
     const { nodes, clock, hub } = await setup()
     hub.muted.add('n4') // n4 hears everyone, nobody hears n4
-    const rs = await settle(clock, nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))))
+    const rs = await settle(
+      clock,
+      nodes.map((n, i) => n.bft.runConsensus(input(i, nearEmbedding(BASE, i + 1, 0.05)))),
+    )
     const honest = ok(rs[0]!)
     const isolated = ok(rs[4]!)
     assert.equal(honest.members.length, 4)
@@ -352,7 +434,11 @@ describe('BftParticipant decisions', () => {
   it('refuses to run for an unknown epoch, when not elected, or twice for one slot', async () => {
     const { nodes, clock, outsider, hub } = await setup(1)
     const bft = nodes[0]!.bft
-    await expectRejectedWithCode(bft.runConsensus({ ...input(0, BASE), epoch: 9n, slot: 36n }), BftError, 'UNKNOWN_EPOCH')
+    await expectRejectedWithCode(
+      bft.runConsensus({ ...input(0, BASE), epoch: 9n, slot: 36n }),
+      BftError,
+      'UNKNOWN_EPOCH',
+    )
     await expectRejectedWithCode(bft.runConsensus({ ...input(0, BASE), slot: 9n }), BftError, 'UNKNOWN_EPOCH')
     const stranger = new BftParticipant(
       { gossip: hub.join('x'), key: outsider, clock },
@@ -405,23 +491,47 @@ describe('BFT validators', async () => {
   })
 
   it('checks commits and certificates', async () => {
-    const c = signCommit(outsider, TEST_NETWORK_ID, { epoch: EPOCH, slot: SLOT, canonical_hash: new Uint8Array(32) })
+    const c = signCommit(outsider, TEST_NETWORK_ID, {
+      epoch: EPOCH,
+      slot: SLOT,
+      canonical_hash: new Uint8Array(32),
+    })
     assert.equal(await g.receive('bft', encodeBftSignal({ kind: 'Commit', value: c })), 'reject')
-    const c2 = signCommit(elected[3]!, TEST_NETWORK_ID, { epoch: EPOCH, slot: SLOT, canonical_hash: new Uint8Array(32) })
+    const c2 = signCommit(elected[3]!, TEST_NETWORK_ID, {
+      epoch: EPOCH,
+      slot: SLOT,
+      canonical_hash: new Uint8Array(32),
+    })
     assert.equal(await g.receive('bft', encodeBftSignal({ kind: 'Commit', value: c2 })), 'accept')
-    const c3 = signCommit(elected[3]!, TEST_NETWORK_ID, { epoch: EPOCH, slot: SLOT, canonical_hash: new Uint8Array(32).fill(1) })
-    assert.equal(await g.receive('bft', encodeBftSignal({ kind: 'Commit', value: c3 })), 'ignore', 'conflicting commit')
+    const c3 = signCommit(elected[3]!, TEST_NETWORK_ID, {
+      epoch: EPOCH,
+      slot: SLOT,
+      canonical_hash: new Uint8Array(32).fill(1),
+    })
+    assert.equal(
+      await g.receive('bft', encodeBftSignal({ kind: 'Commit', value: c3 })),
+      'ignore',
+      'conflicting commit',
+    )
     const cert: Certificate = {
       epoch: EPOCH,
       slot: SLOT,
       recipe_hash: RECIPE_HASH,
       members: rankMembers(
         SLOT,
-        elected.slice(0, 3).map((k) => ({ signer: k.publicKeyProto, content_hash: new Uint8Array(32), embedding_hash: embeddingHash(BASE) })),
+        elected.slice(0, 3).map((k) => ({
+          signer: k.publicKeyProto,
+          content_hash: new Uint8Array(32),
+          embedding_hash: embeddingHash(BASE),
+        })),
       ),
       commits: [],
     }
-    assert.equal(await g.receive('bft', encodeBftSignal({ kind: 'Certificate', value: cert })), 'reject', 'no commits')
+    assert.equal(
+      await g.receive('bft', encodeBftSignal({ kind: 'Certificate', value: cert })),
+      'reject',
+      'no commits',
+    )
   })
 
   it('checks equivocation evidence', async () => {

@@ -13,7 +13,10 @@ async function certifySlot4(net: Net): Promise<NetNode> {
   await net.publishRecipe(4n)
   await until(() => net.nodes.every((x) => x.director.recipes.peek(4n) !== undefined), 'recipe')
   net.chain.startEpoch(1n, 8n)
-  await until(() => net.nodes.every((x) => net.stageOf(x, 4n, 'certified') !== undefined), 'certified everywhere')
+  await until(
+    () => net.nodes.every((x) => net.stageOf(x, 4n, 'certified') !== undefined),
+    'certified everywhere',
+  )
   return net.nodes.find((x) => {
     const c = net.stageOf(x, 4n, 'certified')
     return c?.stage === 'certified' && c.rank === 0
@@ -24,7 +27,10 @@ async function restartAndSettle(net: Net, canonical: NetNode): Promise<NetNode> 
   net.crash(canonical)
   const reborn = net.restart(canonical.index, canonical.journalDir)
   await reborn.director.start()
-  await until(() => ['accepted', 'observed'].includes(reborn.director.journal.get(4n)?.submission.state ?? ''), 'resumed submission settled')
+  await until(
+    () => ['accepted', 'observed'].includes(reborn.director.journal.get(4n)?.submission.state ?? ''),
+    'resumed submission settled',
+  )
   // Let every other director's delayed turn come and go.
   await driveUntil(
     net.clock,
@@ -51,7 +57,11 @@ describe('director crash between certificate and submission', () => {
       assert.equal(accepted.length, 1, 'exactly one accepted submission')
       assert.equal(accepted[0]!.submitter, bytesToHex(net.keys[canonical.index]!.publicKeyProto))
       assert.equal(reborn.director.journal.get(4n)?.submission.state, 'accepted')
-      assert.equal(net.chain.submissions.length, 2, 'the lost call and the resumed one; no director sent another')
+      assert.equal(
+        net.chain.submissions.length,
+        2,
+        'the lost call and the resumed one; no director sent another',
+      )
       const certified = net.stageOf(net.nodes[(canonical.index + 1) % 5]!, 4n, 'certified')
       assert.ok(certified?.stage === 'certified')
       assert.equal(bytesToHex(net.chain.results.get(4n)!.canonicalHash), certified.canonicalHash)

@@ -13,7 +13,10 @@ async function runEpochOne(net: Net): Promise<void> {
   net.chain.onDeck(1n, net.elected, 6n)
   await until(() => net.nodes.every((x) => x.director.state.kind === 'OnDeck'), 'On-Deck')
   await net.publishRecipe(4n)
-  await until(() => net.nodes.every((x) => x.director.recipes.peek(4n) !== undefined), 'recipe queued everywhere')
+  await until(
+    () => net.nodes.every((x) => x.director.recipes.peek(4n) !== undefined),
+    'recipe queued everywhere',
+  )
   net.chain.startEpoch(1n, 8n)
 }
 
@@ -37,7 +40,9 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
       })!
       // Only the canonical published chunks; the viewer played exactly the certified content.
       const published = net.stageOf(canonical, 4n, 'chunks-published')
-      assert.ok(published?.stage === 'chunks-published' && published.total === 3 && published.role === 'canonical')
+      assert.ok(
+        published?.stage === 'chunks-published' && published.total === 3 && published.role === 'canonical',
+      )
       assert.equal(net.hub.count('video'), 3)
       assert.equal(net.hub.count('video', `d${canonical.index}`), 3)
       await until(() => net.viewer.completed(4n) !== null, 'viewer completes slot 4')
@@ -45,13 +50,22 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
       assert.equal(bytesToHex(net.viewer.completed(4n)!.contentHash), bytesToHex(blake3(net.video)))
       // Exactly one chain submission, by the canonical director; the others observed it.
       await net.clock.tick(20_000)
-      await until(() => net.nodes.every((x) => ['accepted', 'observed'].includes(x.director.journal.get(4n)?.submission.state ?? '')), 'settled')
+      await until(
+        () =>
+          net.nodes.every((x) =>
+            ['accepted', 'observed'].includes(x.director.journal.get(4n)?.submission.state ?? ''),
+          ),
+        'settled',
+      )
       assert.equal(net.chain.submissions.length, 1)
       assert.equal(net.chain.submissions[0]!.submitter, bytesToHex(net.keys[canonical.index]!.publicKeyProto))
       assert.equal(canonical.director.journal.get(4n)?.submission.state, 'accepted')
       // Finality reaches every director.
       net.chain.finalize(4n)
-      await until(() => net.nodes.every((x) => net.stageOf(x, 4n, 'finalized') !== undefined), 'finalized events')
+      await until(
+        () => net.nodes.every((x) => net.stageOf(x, 4n, 'finalized') !== undefined),
+        'finalized events',
+      )
       assert.ok(net.nodes.every((x) => x.director.journal.get(4n)?.finalized === true))
       // Stage events came in pipeline order.
       const order: string[] = canonical.slots.filter((e) => e.slot === 4n).map((e) => e.stage)
@@ -61,7 +75,8 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
         ['generated', 'certified'],
         ['certified', 'chunks-published'],
         ['chunks-published', 'done'],
-      ]) assert.ok(order.indexOf(a!) < order.indexOf(b!), `${a} before ${b}: ${order.join(',')}`)
+      ])
+        assert.ok(order.indexOf(a!) < order.indexOf(b!), `${a} before ${b}: ${order.join(',')}`)
       assert.ok(order.includes('proposals'))
       // The epoch ends: Draining then Standby, lane back to Lane 1.
       net.chain.endEpoch(1n, 16n)
@@ -90,7 +105,10 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
       assert.equal(net.nodes[0]!.prewarm[0]!.ok, true)
       assert.match(net.nodes[2]!.prewarm[0]!.reason ?? '', /vortex-lane0/)
       assert.equal(net.nodes[3]!.prewarm[0]!.ok, false)
-      assert.ok(net.nodes.every((x) => x.director.state.kind === 'OnDeck'), 'still On-Deck: the epoch has not started')
+      assert.ok(
+        net.nodes.every((x) => x.director.state.kind === 'OnDeck'),
+        'still On-Deck: the epoch has not started',
+      )
     } finally {
       await net.cleanup()
     }
@@ -139,7 +157,8 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
   it('BFT failure: three sidecars fail, the two others fail at bft (NO_QUORUM), nothing reaches the chain', async () => {
     const net = await makeNetwork()
     try {
-      for (const i of [0, 1, 2]) net.nodes[i]!.sidecar.behaviours = [{ kind: 'fail', message: 'out of memory' }]
+      for (const i of [0, 1, 2])
+        net.nodes[i]!.sidecar.behaviours = [{ kind: 'fail', message: 'out of memory' }]
       await runEpochOne(net)
       await driveUntil(net.clock, () => done(net, 4n), 'slot 4 done', { stepMs: 500 })
       for (const i of [3, 4]) {
@@ -204,9 +223,15 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
         await until(() => done(net, s), `slot ${s}`)
       }
       net.chain.onDeck(2n, net.elected, 14n)
-      await until(() => net.nodes.every((x) => x.director.state.kind === 'Active' && x.director.state.nextEpoch === 2n), 'next epoch noted')
+      await until(
+        () => net.nodes.every((x) => x.director.state.kind === 'Active' && x.director.state.nextEpoch === 2n),
+        'next epoch noted',
+      )
       await net.publishRecipe(8n)
-      await until(() => net.nodes.every((x) => x.director.recipes.peek(8n) !== undefined), 'recipe 8 kept for epoch 2')
+      await until(
+        () => net.nodes.every((x) => x.director.recipes.peek(8n) !== undefined),
+        'recipe 8 kept for epoch 2',
+      )
       net.chain.endEpoch(1n, 16n)
       net.chain.startEpoch(2n, 16n)
       await until(() => done(net, 8n), 'slot 8, the first of epoch 2')
@@ -226,7 +251,8 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
         ])
         assert.equal(x.director.laneMode.kind, 'Lane0Active')
         assert.deepEqual(x.errors, [])
-        for (const s of [4n, 5n, 6n, 7n, 8n]) assert.ok(net.stageOf(x, s, 'done'), `slot ${s} done on d${x.index}`)
+        for (const s of [4n, 5n, 6n, 7n, 8n])
+          assert.ok(net.stageOf(x, s, 'done'), `slot ${s} done on d${x.index}`)
       }
       assert.equal(net.chain.results.size, 5)
     } finally {

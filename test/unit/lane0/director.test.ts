@@ -20,13 +20,21 @@ import { makeNetwork } from './network.ts'
 
 const standby: DirectorState = { kind: 'Standby' }
 const onDeck = (epoch: bigint): DirectorState => ({ kind: 'OnDeck', epoch })
-const active = (epoch: bigint, slot: bigint | null = null, nextEpoch: bigint | null = null): DirectorState => ({
+const active = (
+  epoch: bigint,
+  slot: bigint | null = null,
+  nextEpoch: bigint | null = null,
+): DirectorState => ({
   kind: 'Active',
   epoch,
   slot,
   nextEpoch,
 })
-const draining = (epoch: bigint, nextEpoch: bigint | null = null): DirectorState => ({ kind: 'Draining', epoch, nextEpoch })
+const draining = (epoch: bigint, nextEpoch: bigint | null = null): DirectorState => ({
+  kind: 'Draining',
+  epoch,
+  nextEpoch,
+})
 
 describe('director state machine', () => {
   it('every valid transition', () => {
@@ -60,21 +68,63 @@ describe('director state machine', () => {
       [[{ type: 'OnDeck', epoch: 1n }], { type: 'EpochStarted', epoch: 2n }],
       [[{ type: 'OnDeck', epoch: 1n }], { type: 'SlotStarted', epoch: 1n, slot: 4n }],
       [[{ type: 'OnDeck', epoch: 1n }], { type: 'EpochEnded', epoch: 1n }],
-      [[{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }], { type: 'SlotStarted', epoch: 2n, slot: 8n }],
       [
-        [{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }, { type: 'SlotStarted', epoch: 1n, slot: 5n }],
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+        ],
+        { type: 'SlotStarted', epoch: 2n, slot: 8n },
+      ],
+      [
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+          { type: 'SlotStarted', epoch: 1n, slot: 5n },
+        ],
         { type: 'SlotStarted', epoch: 1n, slot: 5n },
       ],
-      [[{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }], { type: 'EpochEnded', epoch: 2n }],
-      [[{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }], { type: 'OnDeck', epoch: 3n }],
-      [[{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }], { type: 'EpochStarted', epoch: 2n }],
-      [[{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }], { type: 'Drained', epoch: 1n }],
       [
-        [{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }, { type: 'EpochEnded', epoch: 1n }],
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+        ],
+        { type: 'EpochEnded', epoch: 2n },
+      ],
+      [
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+        ],
+        { type: 'OnDeck', epoch: 3n },
+      ],
+      [
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+        ],
+        { type: 'EpochStarted', epoch: 2n },
+      ],
+      [
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+        ],
+        { type: 'Drained', epoch: 1n },
+      ],
+      [
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+          { type: 'EpochEnded', epoch: 1n },
+        ],
         { type: 'SlotStarted', epoch: 1n, slot: 6n },
       ],
       [
-        [{ type: 'OnDeck', epoch: 1n }, { type: 'EpochStarted', epoch: 1n }, { type: 'EpochEnded', epoch: 1n }],
+        [
+          { type: 'OnDeck', epoch: 1n },
+          { type: 'EpochStarted', epoch: 1n },
+          { type: 'EpochEnded', epoch: 1n },
+        ],
         { type: 'EpochStarted', epoch: 2n },
       ],
     ]
@@ -82,7 +132,12 @@ describe('director state machine', () => {
       const m = new DirectorStateMachine()
       for (const i of setup) m.apply(i)
       const before = m.state
-      const err = expectCode(() => m.apply(bad), DirectorStateError, 'INVALID_TRANSITION', `${describeState(before)} + ${bad.type}`)
+      const err = expectCode(
+        () => m.apply(bad),
+        DirectorStateError,
+        'INVALID_TRANSITION',
+        `${describeState(before)} + ${bad.type}`,
+      )
       assert.equal(err.from, describeState(before))
       assert.equal(m.state, before, 'state unchanged')
     }
@@ -114,9 +169,13 @@ describe('Lane 0 config', () => {
     assert.equal(LANE0_DEFAULTS.onDeckLeadMs, 120_000)
     assert.equal(LANE0_DEFAULTS.recipeQueueMax, 10)
     assert.equal(resolveLane0Config({ bftTimeoutMs: 100 }).bftTimeoutMs, 100)
-    assert.equal(expectCode(() => resolveLane0Config({ quorum: 9 }), Lane0ConfigError, 'OUT_OF_BOUNDS').field, 'quorum')
     assert.equal(
-      expectCode(() => resolveLane0Config({ chunkSize: 8 * 1024 * 1024 }), Lane0ConfigError, 'OUT_OF_BOUNDS').field,
+      expectCode(() => resolveLane0Config({ quorum: 9 }), Lane0ConfigError, 'OUT_OF_BOUNDS').field,
+      'quorum',
+    )
+    assert.equal(
+      expectCode(() => resolveLane0Config({ chunkSize: 8 * 1024 * 1024 }), Lane0ConfigError, 'OUT_OF_BOUNDS')
+        .field,
       'chunkSize',
     )
     expectCode(() => resolveLane0Config({ bogus: 1 } as never), Lane0ConfigError, 'INVALID_VALUE')
@@ -138,6 +197,29 @@ describe('DirectorService', () => {
         assert.equal(x.errors[0]!.code, 'INVALID_TRANSITION')
         assert.equal(describeState(x.director.state), 'Active{1, 4}')
       }
+    } finally {
+      await net.cleanup()
+    }
+  })
+
+  it('the same instance can stop and start again, and a failed start leaves nothing running', async () => {
+    const net = await makeNetwork({ n: 5 })
+    try {
+      const d0 = net.nodes[0]!
+      net.chain.onDeck(1n, net.elected, 6n)
+      await until(() => d0.director.state.kind === 'OnDeck', 'On-Deck')
+      await d0.director.stop()
+      assert.equal(net.chain.subscribers, 4)
+      await d0.director.start()
+      assert.equal(net.chain.subscribers, 5)
+      // Restarted mid-lookahead: the tracker rebuilds On-Deck from the chain's elected sets.
+      await until(() => d0.director.state.kind === 'OnDeck', 'On-Deck again')
+      const broken = net.restart(0, d0.journalDir)
+      broken.chainClient.info = async () => {
+        throw new Error('chain unreachable')
+      }
+      await assert.rejects(broken.director.start(), /chain unreachable/)
+      assert.equal(net.chain.subscribers, 5, 'the failed start subscribed to nothing')
     } finally {
       await net.cleanup()
     }
@@ -231,8 +313,15 @@ describe('DirectorService', () => {
       // The chain starts epoch 2 before it reports epoch 1 complete.
       net.chain.startEpoch(2n, 16n)
       net.chain.endEpoch(1n, 16n)
-      await until(() => net.nodes.every((x) => x.director.state.kind === 'Active' && x.director.state.epoch === 2n), 'Active{2}')
-      await driveUntil(net.clock, () => net.nodes.every((x) => net.stageOf(x, 7n, 'done') && net.stageOf(x, 8n, 'done')), 'slots 7 and 8')
+      await until(
+        () => net.nodes.every((x) => x.director.state.kind === 'Active' && x.director.state.epoch === 2n),
+        'Active{2}',
+      )
+      await driveUntil(
+        net.clock,
+        () => net.nodes.every((x) => net.stageOf(x, 7n, 'done') && net.stageOf(x, 8n, 'done')),
+        'slots 7 and 8',
+      )
       for (const x of net.nodes) {
         assert.deepEqual(x.errors, [])
         assert.ok(x.states.includes('Active{2, 8}'))

@@ -353,13 +353,16 @@ export interface PluginOutputOptions {
 export function pluginOutput(o: PluginOutputOptions): Uint8Array {
   const out: Record<string, unknown> = {
     output_cid: 'bafy-test',
-    audio_waveform: Buffer.from([1, 2, 3, 4]).toString('base64'),
     clip_embedding: Array.from(o.embedding),
     determinism_proof: 'proof',
     generation_time_ms: o.generationTimeMs ?? 1234,
   }
+  // As the reference plugin does: file mode names files, inline mode carries base64.
   if (o.videoPath !== undefined) out.video_path = o.videoPath
-  else out.video_data = Buffer.from(o.video).toString('base64')
+  else {
+    out.video_data = Buffer.from(o.video).toString('base64')
+    out.audio_data = Buffer.from([1, 2, 3, 4]).toString('base64')
+  }
   Object.assign(out, o.extra)
   return new TextEncoder().encode(JSON.stringify(out))
 }

@@ -41,7 +41,13 @@ describe('SlotJournal', () => {
       certificate,
       canonicalHash,
       recipeHash: new Uint8Array(32).fill(9),
-      submission: { state: 'retrying' as const, attempts: 2, notBeforeMs: 999, block: 2n ** 55n, detail: 'timeout' },
+      submission: {
+        state: 'retrying' as const,
+        attempts: 2,
+        notBeforeMs: 999,
+        block: 2n ** 55n,
+        detail: 'timeout',
+      },
     }
     const back = entryFromJson(entryToJson(e))
     assert.deepEqual(back, e)
@@ -52,7 +58,11 @@ describe('SlotJournal', () => {
     try {
       const j = new SlotJournal(dir.path)
       await j.open()
-      await j.update(7n, (e) => ({ ...e, stage: 'generated', videoPath: '/v.mp4' }), () => newJournalEntry(1n, 7n, 0))
+      await j.update(
+        7n,
+        (e) => ({ ...e, stage: 'generated', videoPath: '/v.mp4' }),
+        () => newJournalEntry(1n, 7n, 0),
+      )
       await j.update(7n, (e) => ({ ...e, recipeId: 'r' }))
       await writeFile(join(dir.path, 'slot-00000000000000000009.json'), '{ not json')
       await writeFile(join(dir.path, 'slot-00000000000000000007.json.tmp'), 'half written')
@@ -77,8 +87,14 @@ describe('SlotJournal', () => {
       await j.open()
       await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          j.update(1n, (e) => ({ ...e, submission: { ...e.submission, attempts: e.submission.attempts + 1 }, updatedAtMs: i }), () =>
-            newJournalEntry(0n, 1n, 0),
+          j.update(
+            1n,
+            (e) => ({
+              ...e,
+              submission: { ...e.submission, attempts: e.submission.attempts + 1 },
+              updatedAtMs: i,
+            }),
+            () => newJournalEntry(0n, 1n, 0),
           ),
         ),
       )
@@ -96,14 +112,25 @@ describe('SlotJournal', () => {
     try {
       const j = new SlotJournal(dir.path, { fsync: false })
       await j.open()
-      const mk = (slot: bigint, state: 'accepted' | 'retrying' | 'none', stage: 'submitted' | 'failed' = 'submitted') =>
-        j.update(slot, (e) => ({ ...e, stage, submission: { ...e.submission, state } }), () => newJournalEntry(0n, slot, 0))
+      const mk = (
+        slot: bigint,
+        state: 'accepted' | 'retrying' | 'none',
+        stage: 'submitted' | 'failed' = 'submitted',
+      ) =>
+        j.update(
+          slot,
+          (e) => ({ ...e, stage, submission: { ...e.submission, state } }),
+          () => newJournalEntry(0n, slot, 0),
+        )
       await mk(1n, 'accepted')
       await mk(2n, 'retrying')
       await mk(3n, 'none', 'failed')
       await mk(10n, 'accepted')
       assert.equal(await j.prune(5n), 2)
-      assert.deepEqual(j.list().map((e) => e.slot), [2n, 10n])
+      assert.deepEqual(
+        j.list().map((e) => e.slot),
+        [2n, 10n],
+      )
     } finally {
       await dir.cleanup()
     }
@@ -118,8 +145,17 @@ describe('ResultSubmitter', () => {
     const journal = new SlotJournal(dir.path, { fsync: false })
     await journal.open()
     const make = (key = f.keys[0]!, chain = f.chain, j = journal) =>
-      new ResultSubmitter({ chain, key, journal: j, clock }, { submitGraceMs: 3000, retryBaseMs: 1000, retryMaxMs: 8000 })
-    const args = (delayMs = 0) => ({ epoch: 1n, slot: 5n, certificate: f.certificate, canonicalHash: f.canonicalHash, delayMs })
+      new ResultSubmitter(
+        { chain, key, journal: j, clock },
+        { submitGraceMs: 3000, retryBaseMs: 1000, retryMaxMs: 8000 },
+      )
+    const args = (delayMs = 0) => ({
+      epoch: 1n,
+      slot: 5n,
+      certificate: f.certificate,
+      canonicalHash: f.canonicalHash,
+      delayMs,
+    })
     return { ...f, dir, clock, journal, make, args }
   }
 
@@ -181,11 +217,23 @@ describe('ResultSubmitter', () => {
       const j2 = new SlotJournal(join(s.dir.path, 'b'), { fsync: false })
       await j2.open()
       assert.equal(await s.make(s.keys[2]!, s.chain, j2).submit(s.args()), 'observed')
-      const other = buildCertificate({ epoch: 1n, slot: 5n, memberKeys: s.keys.slice(1, 4), committers: s.keys.slice(1, 4) })
+      const other = buildCertificate({
+        epoch: 1n,
+        slot: 5n,
+        memberKeys: s.keys.slice(1, 4),
+        committers: s.keys.slice(1, 4),
+      })
       const j3 = new SlotJournal(join(s.dir.path, 'c'), { fsync: false })
       await j3.open()
       const sub3 = s.make(s.keys[3]!, s.chain, j3)
-      assert.equal(await sub3.submit({ ...s.args(), certificate: other.certificate, canonicalHash: other.canonicalHash }), 'conflict')
+      assert.equal(
+        await sub3.submit({
+          ...s.args(),
+          certificate: other.certificate,
+          canonicalHash: other.canonicalHash,
+        }),
+        'conflict',
+      )
       assert.equal(s.chain.submissions.filter((x) => x.outcome === 'accepted').length, 1)
     } finally {
       await s.dir.cleanup()
@@ -214,7 +262,12 @@ describe('ResultSubmitter', () => {
       assert.equal(await s.make(s.keys[0]!, s.chain, jx).submit(s.args()), 'accepted')
       // The event path (BftResultSubmitted) settles it; the timer path would have asked the chain.
       const r = (await s.chain.slotResult(5n))!
-      sub.onChainEvent({ type: 'BftResultSubmitted', block: r.submittedBlock, slot: 5n, canonicalHash: r.canonicalHash })
+      sub.onChainEvent({
+        type: 'BftResultSubmitted',
+        block: r.submittedBlock,
+        slot: 5n,
+        canonicalHash: r.canonicalHash,
+      })
       await until(() => s.journal.get(5n)?.submission.state === 'observed', 'observed')
       await s.clock.tick(10_000)
       assert.equal(s.chain.submissions.length, 1)
@@ -251,7 +304,10 @@ describe('ResultSubmitter', () => {
   it('submitter order: members in rank order, then the other elected by rank key', async () => {
     const { keys, certificate } = await fixture()
     const order = submitterOrder(5n, certificate, protoKeys(keys))
-    assert.deepEqual(order.slice(0, 3).map(bytesToHex), certificate.members.map((m) => bytesToHex(m.signer)))
+    assert.deepEqual(
+      order.slice(0, 3).map(bytesToHex),
+      certificate.members.map((m) => bytesToHex(m.signer)),
+    )
     assert.equal(new Set(order.map(bytesToHex)).size, 5)
   })
 })

@@ -6,13 +6,23 @@ import {
   DirectorService,
   describeState,
   type Lane0Config,
+  type Lane0Metrics,
+  type Logger,
   type SlotStageEvent,
 } from '../../../src/lane0/index.ts'
 import { verifyVideoChunk } from '../../../src/p2p/index.ts'
 import { ManualClock } from '../../../src/scheduler/index.ts'
 import { decodeBftSignal, decodeVideoChunk, encodeRecipe, type Recipe } from '../../../src/types/index.ts'
 import { sampleRecipe, testKeys, unitEmbedding } from '../../fixtures/index.ts'
-import { FakeChain, FakeGossipHub, FakeSidecar, fakeVideo, nearEmbedding, protoKeys, tempDir } from './fakes.ts'
+import {
+  FakeChain,
+  FakeGossipHub,
+  FakeSidecar,
+  fakeVideo,
+  nearEmbedding,
+  protoKeys,
+  tempDir,
+} from './fakes.ts'
 
 export const BASE_EMBEDDING = unitEmbedding(7)
 
@@ -34,7 +44,14 @@ export function recipeFor(slot: bigint, id = `recipe-${slot}`): Recipe {
 }
 
 export async function makeNetwork(
-  opts: { n?: number; config?: Partial<Lane0Config>; videoBytes?: number; start?: boolean } = {},
+  opts: {
+    n?: number
+    config?: Partial<Lane0Config>
+    videoBytes?: number
+    start?: boolean
+    /** Metrics and logger of director i (default none / silent). */
+    observe?: (i: number) => { metrics?: Lane0Metrics; logger?: Logger }
+  } = {},
 ) {
   const n = opts.n ?? 5
   const keys = await testKeys(7)
@@ -51,7 +68,7 @@ export async function makeNetwork(
     const gossip = hub.join(`d${i}`)
     const chainClient = chain.client()
     const director = new DirectorService(
-      { key: keys[i]!, gossip, chain: chainClient, sidecar: sc, clock },
+      { key: keys[i]!, gossip, chain: chainClient, sidecar: sc, clock, ...opts.observe?.(i) },
       { journalDir, config, journalFsync: false },
     )
     const node: NetNode = {
@@ -130,7 +147,9 @@ export async function makeNetwork(
     },
     async cleanup(): Promise<void> {
       await Promise.all(
-        [...nodes, ...extra].filter((x) => !crashed.has(x)).map((x) => x.director.stop({ finishSlot: false }).catch(() => {})),
+        [...nodes, ...extra]
+          .filter((x) => !crashed.has(x))
+          .map((x) => x.director.stop({ finishSlot: false }).catch(() => {})),
       )
       await Promise.all(dirs.map((d) => d.cleanup()))
     },

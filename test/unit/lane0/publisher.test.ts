@@ -4,7 +4,13 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { blake3, type NodeKey, rankMembers } from '../../../src/crypto/index.ts'
-import { CertifiedSlotAssembler, ChunkPublisher, PublishError, VideoRelayPolicy, checkRelayChunk } from '../../../src/lane0/index.ts'
+import {
+  CertifiedSlotAssembler,
+  ChunkPublisher,
+  checkRelayChunk,
+  PublishError,
+  VideoRelayPolicy,
+} from '../../../src/lane0/index.ts'
 import { buildVideoChunks, verifyVideoChunk } from '../../../src/p2p/index.ts'
 import { ManualClock, SlotClock } from '../../../src/scheduler/index.ts'
 import {
@@ -36,7 +42,10 @@ async function setup(n = 3) {
   const byKey = new Map(keys.map((k, i) => [bytesToHex(k.publicKeyProto), { key: k, video: videos[i]! }]))
   const ranked = members.map((m) => byKey.get(bytesToHex(m.signer))!)
   const pubs = ranked.map(({ key }, i) => {
-    const p = new ChunkPublisher({ gossip: hub.join(`m${i}`), key, clock }, { chunkSize: CHUNK, publishGraceMs: 3000 })
+    const p = new ChunkPublisher(
+      { gossip: hub.join(`m${i}`), key, clock },
+      { chunkSize: CHUNK, publishGraceMs: 3000 },
+    )
     p.start()
     return p
   })
@@ -57,7 +66,11 @@ describe('ChunkPublisher', () => {
     assert.equal(first?.action, 'published')
     assert.equal(first?.action === 'published' && first.report.role, 'canonical')
     assert.equal(first?.action === 'published' && first.report.total, 4)
-    assert.deepEqual(second, { action: 'stood-down', contentId: bytesToHex(members[0]!.content_hash), rank: 0 })
+    assert.deepEqual(second, {
+      action: 'stood-down',
+      contentId: bytesToHex(members[0]!.content_hash),
+      rank: 0,
+    })
     assert.equal(third?.action, 'stood-down')
     assert.equal(clock.now() - 1_700_000_000_000, 0, 'nobody waited for a grace period')
     const got = chunksBy(received, ranked[0]!.key)
@@ -88,9 +101,15 @@ describe('ChunkPublisher', () => {
 
   it('keeps waiting while a higher-ranked publisher is still making progress', async () => {
     const { clock, members, ranked, pubs } = await setup()
-    const canonicalChunks = buildVideoChunks(bytesToHex(members[0]!.content_hash), SLOT, ranked[0]!.video, ranked[0]!.key, {
-      chunkSize: CHUNK,
-    })
+    const canonicalChunks = buildVideoChunks(
+      bytesToHex(members[0]!.content_hash),
+      SLOT,
+      ranked[0]!.video,
+      ranked[0]!.key,
+      {
+        chunkSize: CHUNK,
+      },
+    )
     const p = pubs[1]!.publishCertified({ slot: SLOT, members, video: ranked[1]!.video })
     // A slow canonical: one chunk every 2 s.
     for (const c of canonicalChunks.slice(0, 3)) {
@@ -111,14 +130,24 @@ describe('ChunkPublisher', () => {
   it('a non-member does not publish; a publish that reaches nobody is a PublishError', async () => {
     const { members, pubs, hub, keys, clock } = await setup(2)
     const outsider = new ChunkPublisher({ gossip: hub.join('x'), key: keys[4]!, clock })
-    assert.deepEqual(await outsider.publishCertified({ slot: SLOT, members, video: fakeVideo(10) }), { action: 'not-member' })
+    assert.deepEqual(await outsider.publishCertified({ slot: SLOT, members, video: fakeVideo(10) }), {
+      action: 'not-member',
+    })
     const alone = new FakeGossipHub()
     const lonely = new ChunkPublisher({ gossip: alone.join('solo'), key: keys[0]!, clock })
-    const err = await expectRejectedWithCode(lonely.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical'), PublishError, 'PUBLISH_FAILED')
+    const err = await expectRejectedWithCode(
+      lonely.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical'),
+      PublishError,
+      'PUBLISH_FAILED',
+    )
     assert.equal(err.details.total, 1)
     const ctrl = new AbortController()
     ctrl.abort()
-    await expectRejectedWithCode(pubs[0]!.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical', ctrl.signal), PublishError, 'ABORTED')
+    await expectRejectedWithCode(
+      pubs[0]!.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical', ctrl.signal),
+      PublishError,
+      'ABORTED',
+    )
   })
 })
 
@@ -135,11 +164,14 @@ describe('VideoRelayPolicy', async () => {
       maxVideoBytes: 10_000,
     })
   const chunk = (key: NodeKey, slot: bigint, seed: number, size = 2500) =>
-    buildVideoChunks(bytesToHex(blake3(fakeVideo(size, seed))), slot, fakeVideo(size, seed), key, { chunkSize: 1000 })
+    buildVideoChunks(bytesToHex(blake3(fakeVideo(size, seed))), slot, fakeVideo(size, seed), key, {
+      chunkSize: 1000,
+    })
 
   it('forwards chunks of elected directors, also before any certificate', () => {
     const p = policy()
-    for (const c of chunk(keys[0]!, SLOT, 1)) assert.deepEqual(p.check(c.header, c.signer), { result: 'accept' })
+    for (const c of chunk(keys[0]!, SLOT, 1))
+      assert.deepEqual(p.check(c.header, c.signer), { result: 'accept' })
   })
 
   it('rejects unelected signers and bad content ids; ignores unknown epochs and duplicates', () => {
@@ -171,7 +203,15 @@ describe('VideoRelayPolicy', async () => {
     assert.equal(r4.result === 'reject' && r4.code, 'TOO_MANY_CONTENT_IDS')
     const [other] = chunk(keys[2]!, 6n, 4)
     assert.equal(p.check(other!.header, other!.signer).result, 'accept', 'the bound is per slot')
-    assert.equal(checkRelayChunk(other!.header, other!.signer, { electedFor: () => elected, epochOfSlot: () => 1n, chunkSize: 1000, maxVideoBytes: 1 }).result, 'reject')
+    assert.equal(
+      checkRelayChunk(other!.header, other!.signer, {
+        electedFor: () => elected,
+        epochOfSlot: () => 1n,
+        chunkSize: 1000,
+        maxVideoBytes: 1,
+      }).result,
+      'reject',
+    )
   })
 })
 
@@ -189,7 +229,12 @@ describe('CertifiedSlotAssembler', async () => {
     },
   }
   const videos = keys.map((_, i) => fakeVideo(2500 + i * 10, i + 7))
-  const { certificate } = buildCertificate({ epoch: 1n, slot: SLOT, memberKeys: keys.slice(0, 3), committers: keys.slice(0, 3) })
+  const { certificate } = buildCertificate({
+    epoch: 1n,
+    slot: SLOT,
+    memberKeys: keys.slice(0, 3),
+    committers: keys.slice(0, 3),
+  })
   // Replace the fixture's content hashes with the real ones of our videos (members stay in rank order).
   for (const m of certificate.members) {
     const i = keys.findIndex((k) => bytesToHex(k.publicKeyProto) === bytesToHex(m.signer))
@@ -206,7 +251,10 @@ describe('CertifiedSlotAssembler', async () => {
     assert.deepEqual(a.addChunk(chunks[2]!), { status: 'buffered' })
     assert.deepEqual(a.addChunk(chunks[0]!), { status: 'buffered' })
     const placed = a.addCertificate(certificate)
-    assert.deepEqual(placed.map((r) => r.status), ['accepted', 'accepted'])
+    assert.deepEqual(
+      placed.map((r) => r.status),
+      ['accepted', 'accepted'],
+    )
     assert.deepEqual(a.addChunk(chunks[1]!), { status: 'complete' })
     assert.deepEqual(a.completed(SLOT)?.video, videos[1])
     assert.deepEqual(done, [SLOT])
@@ -228,7 +276,10 @@ describe('CertifiedSlotAssembler', async () => {
     assert.deepEqual(a.addChunk(liar.at(-1)!), { status: 'rejected', code: 'HASH_MISMATCH' })
     assert.equal(a.completed(SLOT), null)
     for (const c of chunksOf(2)) a.addChunk(c)
-    assert.equal(a.completed(SLOT)?.rank, certificate.members.findIndex((m) => bytesToHex(m.signer) === bytesToHex(keys[2]!.publicKeyProto)))
+    assert.equal(
+      a.completed(SLOT)?.rank,
+      certificate.members.findIndex((m) => bytesToHex(m.signer) === bytesToHex(keys[2]!.publicKeyProto)),
+    )
   })
 
   it('bounds what waits for a certificate', () => {

@@ -19,7 +19,9 @@ import { FakeGossipHub, protoKeys } from './fakes.ts'
 
 const utf8 = new TextEncoder()
 
-async function setup(opts: ConstructorParameters<typeof RecipeProcessor>[1] extends infer I ? Partial<I> : never = {}) {
+async function setup(
+  opts: ConstructorParameters<typeof RecipeProcessor>[1] extends infer I ? Partial<I> : never = {},
+) {
   const keys = await testKeys(7)
   const hub = new FakeGossipHub()
   const gossip = hub.join('me')
@@ -62,18 +64,37 @@ describe('RecipeProcessor', () => {
   it('rejects malformed, invalid, unsigned and unauthorised recipes; ignores undecidable ones', async () => {
     const { keys, gossip, rp } = await setup()
     assert.equal(await gossip.receive('recipes', utf8.encode('{"recipe_id":')), 'reject', 'bad JSON')
-    const bad = signRecipe(recipeFor(5n, { slot_params: { slot_number: 5n, duration_sec: 1, resolution: '320x240', fps: 24 } }), keys[0]!)
+    const bad = signRecipe(
+      recipeFor(5n, { slot_params: { slot_number: 5n, duration_sec: 1, resolution: '320x240', fps: 24 } }),
+      keys[0]!,
+    )
     assert.equal(await gossip.receive('recipes', encodeRecipe(bad)), 'reject', 'duration below 5 s')
     const tampered = { ...signRecipe(recipeFor(5n), keys[0]!), recipe_id: 'other' }
-    assert.equal(await gossip.receive('recipes', encodeRecipe(tampered)), 'reject', 'signature no longer verifies')
+    assert.equal(
+      await gossip.receive('recipes', encodeRecipe(tampered)),
+      'reject',
+      'signature no longer verifies',
+    )
     const outsider = signRecipe(recipeFor(5n), keys[6]!)
-    assert.equal(await gossip.receive('recipes', encodeRecipe(outsider)), 'reject', 'author not a director of epoch 1')
+    assert.equal(
+      await gossip.receive('recipes', encodeRecipe(outsider)),
+      'reject',
+      'author not a director of epoch 1',
+    )
     const past = signRecipe(recipeFor(3n), keys[0]!)
     assert.equal(await gossip.receive('recipes', encodeRecipe(past)), 'ignore', 'slot 3 is past')
     const future = signRecipe(recipeFor(5n, {}, 1_700_000_100n), keys[0]!)
-    assert.equal(await gossip.receive('recipes', encodeRecipe(future)), 'ignore', 'timestamp ahead of our clock')
+    assert.equal(
+      await gossip.receive('recipes', encodeRecipe(future)),
+      'ignore',
+      'timestamp ahead of our clock',
+    )
     const nextEpoch = signRecipe(recipeFor(9n), keys[6]!)
-    assert.equal(await gossip.receive('recipes', encodeRecipe(nextEpoch)), 'ignore', 'epoch 2 authors not known yet')
+    assert.equal(
+      await gossip.receive('recipes', encodeRecipe(nextEpoch)),
+      'ignore',
+      'epoch 2 authors not known yet',
+    )
     assert.deepEqual(rp.pendingSlots(), [])
     expectCode(() => rp.ingest(encodeRecipe(outsider)), RecipeError, 'UNAUTHORISED_AUTHOR')
     expectCode(() => rp.ingest(encodeRecipe(nextEpoch)), RecipeQueueError, 'NO_AUTHORS')
@@ -81,13 +102,17 @@ describe('RecipeProcessor', () => {
 
   it('takes configured authors in addition to (or instead of) the epoch directors', async () => {
     const keys = await testKeys(7)
-    const { gossip, rp } = await setup({ authors: [keys[6]!.peerId.toString()], epochDirectorsAreAuthors: false })
+    const { gossip, rp } = await setup({
+      authors: [keys[6]!.peerId.toString()],
+      epochDirectorsAreAuthors: false,
+    })
     assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(5n), keys[6]!))), 'accept')
     assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(6n), keys[0]!))), 'reject')
     assert.deepEqual(rp.pendingSlots(), [5n])
     const gossip2 = new FakeGossipHub().join('x')
     expectCode(
-      () => new RecipeProcessor({ gossip: gossip2 }, { slotClock: new SlotClock(1, 1), authors: ['not-a-key'] }),
+      () =>
+        new RecipeProcessor({ gossip: gossip2 }, { slotClock: new SlotClock(1, 1), authors: ['not-a-key'] }),
       Lane0ConfigError,
       'INVALID_VALUE',
     )
@@ -107,7 +132,8 @@ describe('RecipeProcessor', () => {
       const { gossip, rp } = await setup()
       const conflicts: { winner: string; loser: string }[] = []
       rp.events.on('conflict', (c) => conflicts.push(c))
-      for (const r of order) assert.equal(await gossip.receive('recipes', encodeRecipe(r)), 'accept', 'losers are forwarded too')
+      for (const r of order)
+        assert.equal(await gossip.receive('recipes', encodeRecipe(r)), 'accept', 'losers are forwarded too')
       assert.equal(rp.peek(5n)?.recipe.recipe_id, 'early')
       assert.equal(conflicts.length, 2)
       for (const c of conflicts) assert.notEqual(c.winner, c.loser, 'both hashes logged')
@@ -121,16 +147,31 @@ describe('RecipeProcessor', () => {
 
   it('freezes a slot at its cut-off; a late recipe is taken only by an empty slot', async () => {
     const { keys, gossip, rp } = await setup()
-    await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(5n, { recipe_id: 'first' }, 1_699_999_999n), keys[0]!)))
+    await gossip.receive(
+      'recipes',
+      encodeRecipe(signRecipe(recipeFor(5n, { recipe_id: 'first' }, 1_699_999_999n), keys[0]!)),
+    )
     const taken = rp.take(5n)
     assert.equal(taken?.recipe.recipe_id, 'first')
     const better = signRecipe(recipeFor(5n, { recipe_id: 'earlier-but-late' }, 1_699_999_000n), keys[1]!)
     assert.equal(await gossip.receive('recipes', encodeRecipe(better)), 'ignore', 'after the cut-off')
     assert.equal(rp.take(6n), null)
     const waiting = rp.waitFor(6n)
-    assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(6n, { recipe_id: 'late' }), keys[2]!))), 'accept')
+    assert.equal(
+      await gossip.receive(
+        'recipes',
+        encodeRecipe(signRecipe(recipeFor(6n, { recipe_id: 'late' }), keys[2]!)),
+      ),
+      'accept',
+    )
     assert.equal((await waiting).recipe.recipe_id, 'late')
-    assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(6n, { recipe_id: 'later' }), keys[3]!))), 'ignore')
+    assert.equal(
+      await gossip.receive(
+        'recipes',
+        encodeRecipe(signRecipe(recipeFor(6n, { recipe_id: 'later' }), keys[3]!)),
+      ),
+      'ignore',
+    )
     const ctrl = new AbortController()
     rp.take(7n)
     const w7 = rp.waitFor(7n, ctrl.signal)
@@ -141,9 +182,14 @@ describe('RecipeProcessor', () => {
   it('keeps at most queueMax slots, ordered by slot, and expires past slots', async () => {
     const { keys, gossip, rp } = await setup({ queueMax: 3 })
     rp.setElected(2n, protoKeys(keys.slice(0, 5)))
-    for (const s of [8n, 5n, 7n]) await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(s), keys[0]!)))
+    for (const s of [8n, 5n, 7n])
+      await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(s), keys[0]!)))
     assert.deepEqual(rp.pendingSlots(), [5n, 7n, 8n])
-    assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(9n), keys[0]!))), 'ignore', 'full')
+    assert.equal(
+      await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(9n), keys[0]!))),
+      'ignore',
+      'full',
+    )
     assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(6n), keys[0]!))), 'accept')
     assert.deepEqual(rp.pendingSlots(), [5n, 6n, 7n], 'the furthest slot made room for a nearer one')
     rp.setCurrentSlot(7n)
@@ -153,7 +199,10 @@ describe('RecipeProcessor', () => {
   it('refuses slots too far ahead, and keeps recipes that arrive On-Deck for the epoch', async () => {
     const { keys, gossip, rp } = await setup({ maxSlotsAhead: 10 })
     rp.setElected(5n, protoKeys(keys.slice(0, 5)))
-    assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(20n), keys[0]!))), 'ignore')
+    assert.equal(
+      await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(20n), keys[0]!))),
+      'ignore',
+    )
     // On-Deck for epoch 2 (slots 8..11): its directors are known, the slots are ahead: kept.
     rp.setElected(2n, protoKeys(keys.slice(2, 7)))
     assert.equal(await gossip.receive('recipes', encodeRecipe(signRecipe(recipeFor(8n), keys[6]!))), 'accept')

@@ -18,7 +18,14 @@ const parseOpts = { slot: 9n, maxVideoBytes: 1 << 20, embeddingNormTolerance: 1e
 
 describe('parseGenerationOutput', () => {
   it('reads inline base64 video and recomputes the content hash (never trusting the plugin)', async () => {
-    const meta = pluginOutput({ video: VIDEO, embedding: EMB, extra: { content_hash: 'ff'.repeat(32), mime: 'video/webm' } })
+    const lying = pluginOutput({ video: VIDEO, embedding: EMB, extra: { content_hash: 'ff'.repeat(32) } })
+    const err = await expectRejectedWithCode(parseGenerationOutput(lying, parseOpts), VortexError, 'BAD_OUTPUT')
+    assert.equal(err.details.field, 'content_hash')
+    const meta = pluginOutput({
+      video: VIDEO,
+      embedding: EMB,
+      extra: { content_hash: bytesToHex(blake3(VIDEO)), mime: 'video/webm' },
+    })
     const out = await parseGenerationOutput(meta, parseOpts)
     assert.deepEqual(out.video, VIDEO)
     assert.equal(bytesToHex(out.contentHash), bytesToHex(blake3(VIDEO)))
@@ -35,18 +42,38 @@ describe('parseGenerationOutput', () => {
     try {
       const path = join(dir.path, 'video.mp4')
       await writeFile(path, VIDEO)
-      const inner = JSON.parse(new TextDecoder().decode(pluginOutput({ video: VIDEO, embedding: EMB, videoPath: path })))
+      const inner = JSON.parse(
+        new TextDecoder().decode(pluginOutput({ video: VIDEO, embedding: EMB, videoPath: path })),
+      )
       const wrapped = new TextEncoder().encode(JSON.stringify({ output: inner, duration_ms: 99 }))
       const out = await parseGenerationOutput(wrapped, parseOpts)
       assert.equal(out.videoPath, path)
       assert.deepEqual(out.video, VIDEO)
+      // The reference plugin's file mode: audio_waveform and audio_path name a WAV file.
+      const wav = join(dir.path, 'audio.wav')
+      await writeFile(wav, new Uint8Array([82, 73, 70, 70]))
+      const fileMode = pluginOutput({
+        video: VIDEO,
+        embedding: EMB,
+        videoPath: path,
+        extra: { audio_waveform: wav, audio_path: wav },
+      })
+      assert.deepEqual([...(await parseGenerationOutput(fileMode, parseOpts)).audioWaveform], [82, 73, 70, 70])
+      const pathOnly = pluginOutput({ video: VIDEO, embedding: EMB, videoPath: path, extra: { audio_waveform: wav } })
+      assert.deepEqual([...(await parseGenerationOutput(pathOnly, parseOpts)).audioWaveform], [82, 73, 70, 70])
       await expectRejectedWithCode(
-        parseGenerationOutput(pluginOutput({ video: VIDEO, embedding: EMB, videoPath: path }), { ...parseOpts, maxVideoBytes: 100 }),
+        parseGenerationOutput(pluginOutput({ video: VIDEO, embedding: EMB, videoPath: path }), {
+          ...parseOpts,
+          maxVideoBytes: 100,
+        }),
         VortexError,
         'BAD_OUTPUT',
       )
       await expectRejectedWithCode(
-        parseGenerationOutput(pluginOutput({ video: VIDEO, embedding: EMB, videoPath: join(dir.path, 'missing') }), parseOpts),
+        parseGenerationOutput(
+          pluginOutput({ video: VIDEO, embedding: EMB, videoPath: join(dir.path, 'missing') }),
+          parseOpts,
+        ),
         VortexError,
         'BAD_OUTPUT',
       )
@@ -58,15 +85,32 @@ describe('parseGenerationOutput', () => {
   it('refuses wrong dimension, NaN, a norm far from 1, a missing video, bad base64, non-JSON', async () => {
     const cases: [string, Uint8Array, string][] = [
       ['511 values', pluginOutput({ video: VIDEO, embedding: Array.from(EMB).slice(1) }), 'clip_embedding'],
-      ['NaN', pluginOutput({ video: VIDEO, embedding: [Number.NaN, ...Array.from(EMB).slice(1)] }), 'clip_embedding[0]'],
+      [
+        'NaN',
+        pluginOutput({ video: VIDEO, embedding: [Number.NaN, ...Array.from(EMB).slice(1)] }),
+        'clip_embedding[0]',
+      ],
       ['norm 2', pluginOutput({ video: VIDEO, embedding: Array.from(EMB, (x) => x * 2) }), 'clip_embedding'],
-      ['no video', new TextEncoder().encode(JSON.stringify({ clip_embedding: Array.from(EMB) })), 'video_path'],
-      ['bad base64', pluginOutput({ video: VIDEO, embedding: EMB, extra: { video_data: '!!!!' } }), 'video_data'],
+      [
+        'no video',
+        new TextEncoder().encode(JSON.stringify({ clip_embedding: Array.from(EMB) })),
+        'video_path',
+      ],
+      [
+        'bad base64',
+        pluginOutput({ video: VIDEO, embedding: EMB, extra: { video_data: '!!!!' } }),
+        'video_data',
+      ],
       ['not JSON', new TextEncoder().encode('nope'), 'result_metadata'],
       ['array', new TextEncoder().encode('[]'), 'result_metadata'],
     ]
     for (const [name, meta, field] of cases) {
-      const err = await expectRejectedWithCode(parseGenerationOutput(meta, parseOpts), VortexError, 'BAD_OUTPUT', name)
+      const err = await expectRejectedWithCode(
+        parseGenerationOutput(meta, parseOpts),
+        VortexError,
+        'BAD_OUTPUT',
+        name,
+      )
       assert.equal(err.details.field, field, name)
     }
   })
@@ -78,7 +122,10 @@ describe('VortexClient', async () => {
 
   it('calls ExecuteTask with vortex-lane0, lane 0, {recipe, slot_id, seed} and the timeout', async () => {
     const sidecar = new FakeSidecar(VIDEO, EMB)
-    const vc = new VortexClient({ sidecar, clock: new ManualClock() })
+    const vc = new VortexClient(
+      { sidecar, clock: new ManualClock() },
+      { extraParameters: { embedding_noise: { sigma: 0.01, seed: 3 }, slot_id: 'cannot override' } },
+    )
     const out = await vc.generate(recipe, 42n, recipeHash)
     assert.equal(out.slotId, 42n)
     const req = sidecar.calls[0]!
@@ -87,6 +134,7 @@ describe('VortexClient', async () => {
     assert.equal(req.timeoutMs, 45_000)
     const params = JSON.parse(new TextDecoder().decode(req.parameters))
     assert.equal(params.slot_id, 42)
+    assert.deepEqual(params.embedding_noise, { sigma: 0.01, seed: 3 })
     assert.equal(params.seed, generationSeed(recipeHash))
     assert.equal(params.recipe.recipe_id, recipe.recipe_id)
     assert.equal(params.recipe.security.ed25519_signature, bytesToHex(recipe.security.ed25519_signature))
@@ -142,7 +190,12 @@ describe('VortexClient', async () => {
     const hang = new FakeSidecar(VIDEO, EMB)
     hang.behaviours = [{ kind: 'hang' }]
     const ctrl = new AbortController()
-    const p = new VortexClient({ sidecar: hang, clock: new ManualClock() }).generate(recipe, 1n, recipeHash, ctrl.signal)
+    const p = new VortexClient({ sidecar: hang, clock: new ManualClock() }).generate(
+      recipe,
+      1n,
+      recipeHash,
+      ctrl.signal,
+    )
     ctrl.abort()
     await expectRejectedWithCode(p, VortexError, 'ABORTED')
     assert.equal(hang.calls.length, 1)

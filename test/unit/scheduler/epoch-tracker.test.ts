@@ -73,7 +73,14 @@ describe('EpochTrackerCore', async () => {
       ...t.handle({ type: 'EpochStarted', block: 8n, epoch: 1n, directors: others, endBlock: 16n }),
       ...t.handle({ type: 'EpochCompleted', block: 16n, epoch: 1n }),
     ]
-    assert.deepEqual(evs.map(brief), ['DirectorElected 1', 'Slot 3', 'EpochStarted 1', 'Slot 4', 'EpochEnded 1', 'Slot 8'])
+    assert.deepEqual(evs.map(brief), [
+      'DirectorElected 1',
+      'Slot 3',
+      'EpochStarted 1',
+      'Slot 4',
+      'EpochEnded 1',
+      'Slot 8',
+    ])
     assert.equal(t.isElected(1n), false)
     assert.equal(t.directors(1n)?.length, 5)
   })
@@ -106,14 +113,25 @@ describe('EpochTrackerCore', async () => {
     assert.deepEqual(t.handle({ type: 'NewBlock', block: 0n }).map(brief), ['Slot 0'])
     assert.deepEqual(t.handle({ type: 'NewBlock', block: 1n }).map(brief), [])
     assert.deepEqual(t.handle({ type: 'NewBlock', block: 9n }).map(brief), ['Slot 4'])
-    assert.deepEqual(t.handle({ type: 'NewBlock', block: 8n }).map(brief), [], 'an older block changes nothing')
+    assert.deepEqual(
+      t.handle({ type: 'NewBlock', block: 8n }).map(brief),
+      [],
+      'an older block changes nothing',
+    )
   })
 
   it('ignores a repeated EpochStarted and EpochCompleted', () => {
     const t = core(0)
     t.handle({ type: 'EpochStarted', block: 8n, epoch: 1n, directors: elected, endBlock: 16n })
-    assert.deepEqual(t.handle({ type: 'EpochStarted', block: 8n, epoch: 1n, directors: elected, endBlock: 16n }), [])
-    assert.equal(t.handle({ type: 'EpochCompleted', block: 16n, epoch: 1n }).filter((e) => e.type === 'EpochEnded').length, 1)
+    assert.deepEqual(
+      t.handle({ type: 'EpochStarted', block: 8n, epoch: 1n, directors: elected, endBlock: 16n }),
+      [],
+    )
+    assert.equal(
+      t.handle({ type: 'EpochCompleted', block: 16n, epoch: 1n }).filter((e) => e.type === 'EpochEnded')
+        .length,
+      1,
+    )
     assert.equal(t.handle({ type: 'EpochCompleted', block: 16n, epoch: 1n }).length, 0)
   })
 

@@ -2,10 +2,22 @@
 // Lane0Active → Lane1Active, consecutive terms stay in Lane 0, invalid events leave the mode unchanged.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { describeLane, type EpochEvent, LaneStateMachine, SchedulerError } from '../../../src/scheduler/index.ts'
+import {
+  describeLane,
+  type EpochEvent,
+  LaneStateMachine,
+  SchedulerError,
+} from '../../../src/scheduler/index.ts'
 import { expectCode } from '../../helpers.ts'
 
-const onDeck = (epoch: bigint): EpochEvent => ({ type: 'OnDeck', epoch, directors: [], startBlock: 0n, block: 0n, leadMs: 0 })
+const onDeck = (epoch: bigint): EpochEvent => ({
+  type: 'OnDeck',
+  epoch,
+  directors: [],
+  startBlock: 0n,
+  block: 0n,
+  leadMs: 0,
+})
 const started = (epoch: bigint, elected = true): EpochEvent => ({
   type: 'EpochStarted',
   epoch,
@@ -15,7 +27,12 @@ const started = (epoch: bigint, elected = true): EpochEvent => ({
   elected,
   block: 0n,
 })
-const ended = (epoch: bigint, elected = true): EpochEvent => ({ type: 'EpochEnded', epoch, elected, block: 0n })
+const ended = (epoch: bigint, elected = true): EpochEvent => ({
+  type: 'EpochEnded',
+  epoch,
+  elected,
+  block: 0n,
+})
 
 describe('LaneStateMachine', () => {
   it('walks Lane1Active → Draining → Lane0Active → Lane1Active', () => {
@@ -26,7 +43,11 @@ describe('LaneStateMachine', () => {
     m.apply(started(3n))
     m.apply({ type: 'SlotStarted', slot: 12n, epoch: 3n, block: 0n })
     m.apply(ended(3n))
-    assert.deepEqual(changes, ['Lane1Active→Draining{3}', 'Draining{3}→Lane0Active{3}', 'Lane0Active{3}→Lane1Active'])
+    assert.deepEqual(changes, [
+      'Lane1Active→Draining{3}',
+      'Draining{3}→Lane0Active{3}',
+      'Lane0Active{3}→Lane1Active',
+    ])
   })
 
   it('stays in Lane 0 across consecutive terms', () => {

@@ -1,0 +1,93 @@
+// `nsn devnet`: run the local network (the main job; `npm start`) with a live view of each slot.
+import { Command, InvalidArgumentError } from 'commander'
+import { Devnet, type DevnetView } from '../node/devnet.ts'
+import { runUntilSignal } from './node.ts'
+
+function positiveInt(v: string): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number >= 0')
+  return n
+}
+
+/** One line per recent slot: each director's stage, and whether the chain finalised it. */
+export function renderView(v: DevnetView): string {
+  const slots = new Set<string>()
+  for (const d of v.directors) for (const s of d.slots.keys()) slots.add(s)
+  const recent = [...slots].sort((a, b) => Number(BigInt(a) - BigInt(b))).slice(-6)
+  const lines = [
+    `chain ${v.chainUrl}  block ${v.block}  slot ${v.slot ?? '-'}  finalised ${v.finalized.length}`,
+    `viewer ${v.viewerUrl}`,
+    `directors: ${v.directors.map((d) => `${d.name}=${d.state}`).join('  ')}`,
+    '',
+  ]
+  for (const s of recent) {
+    const stages = v.directors.map((d) => (d.slots.get(s) ?? '-').padEnd(16))
+    const final = v.finalized.some((f) => f.toString() === s) ? 'FINAL' : ''
+    lines.push(`slot ${s.padStart(4)}  ${stages.join(' ')} ${final}`)
+  }
+  lines.push('', ...v.log.map((l) => `  ${l}`))
+  return lines.join('\n')
+}
+
+export function devnetCommand(): Command {
+  return new Command('devnet')
+    .description('run a local network: dev chain, directors with sidecars, recipe author, viewer')
+    .option('--data-dir <dir>', 'everything the devnet writes (keys, chain, journals, logs)', '.nsn-devnet')
+    .option('--reset', 'start from an empty data folder', false)
+    .option('--slots <n>', 'stop after this many slots are final on chain', positiveInt)
+    .option('--prompt <text>', 'use this prompt for every slot (default: a built-in list)')
+    .option('--directors <n>', 'director nodes', positiveInt, 5)
+    .option('--viewer-port <port>', 'port of the viewer page (0: any)', positiveInt, 8080)
+    .addHelpText('after', '\nLogs of every process: <data-dir>/logs/. Ctrl-C stops every process.')
+    .action(
+      async (opts: {
+        dataDir: string
+        reset: boolean
+        slots?: number
+        prompt?: string
+        directors: number
+        viewerPort: number
+      }) => {
+        const tty = process.stdout.isTTY === true
+        let last = ''
+        const devnet = new Devnet({
+          ...opts,
+          onUpdate: (v) => {
+            const text = renderView(v)
+            if (text === last) return
+            last = text
+            // A terminal gets a redrawn screen; a pipe gets only the log lines as they come.
+            if (tty) process.stdout.write(`\x1b[H\x1b[2J${text}\n`)
+          },
+        })
+        let lastLog = 0
+        const logTimer = tty
+          ? null
+          : setInterval(() => {
+              const lines = devnet.view.log
+              for (const l of lines.slice(Math.max(0, lines.length - (devnet.view.log.length - lastLog))))
+                process.stdout.write(`${l}\n`)
+              lastLog = devnet.view.log.length
+            }, 1000)
+        try {
+          await devnet.start()
+          process.stdout.write(`devnet running: viewer ${devnet.view.viewerUrl}\n`)
+          if (opts.slots !== undefined) {
+            const finishedOrSignal = new Promise<void>((resolve) => {
+              void devnet.finished.then(resolve)
+              void runUntilSignal(async () => resolve())
+            })
+            await finishedOrSignal
+          } else {
+            await runUntilSignal(async () => {})
+          }
+        } finally {
+          if (logTimer) clearInterval(logTimer)
+          await devnet.stop()
+          process.stdout.write(
+            `devnet stopped; ${devnet.view.finalized.length} slot(s) final: ${devnet.view.finalized.join(', ')}\n`,
+          )
+        }
+      },
+    )
+}

@@ -1,0 +1,122 @@
+// Child `nsn` processes (dev chain, nodes) for the devnet and the end-to-end tests: start one, wait
+// for its one-line JSON "ready" report on stdout, keep its logs in a file, stop it (SIGTERM, then
+// SIGKILL after a grace period) so that no process outlives its owner.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+export const NSN_BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin/nsn.js')
+
+export class ProcessStartError extends Error {
+  override readonly name = 'ProcessStartError'
+  constructor(
+    readonly what: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface NsnProcess<Ready> {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly ready: Ready
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  readonly exited: Promise<number | string>
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<number | string>
+  /** SIGKILL now (crash tests). */
+  kill(): Promise<number | string>
+}
+
+export interface StartOptions {
+  /** Where stdout/stderr go (appended). */
+  logFile: string
+  /** @default 60000 */
+  readyTimeoutMs?: number
+  env?: Record<string, string>
+}
+
+/** Start `nsn <args>` and wait for the first stdout line that is a JSON object with `event`. */
+export async function startNsn<Ready extends { event: string }>(
+  name: string,
+  args: string[],
+  opts: StartOptions,
+): Promise<NsnProcess<Ready>> {
+  const log: WriteStream = createWriteStream(opts.logFile, { flags: 'a' })
+  const child = spawn(process.execPath, [NSN_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  })
+  child.stderr!.pipe(log, { end: false })
+  const exited = new Promise<number | string>((res) => {
+    child.once('exit', (code, signal) => {
+      log.end()
+      res(code ?? signal ?? 'unknown')
+    })
+  })
+  const lines = createInterface({ input: child.stdout! })
+  const ready = await new Promise<Ready>((res, rej) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      rej(
+        new ProcessStartError(
+          name,
+          `${name}: not ready within ${opts.readyTimeoutMs ?? 60_000} ms (log: ${opts.logFile})`,
+        ),
+      )
+    }, opts.readyTimeoutMs ?? 60_000)
+    lines.on('line', (line) => {
+      log.write(`${line}\n`)
+      if (!line.startsWith('{')) return
+      try {
+        const v = JSON.parse(line) as Ready
+        if (typeof v.event === 'string') {
+          clearTimeout(timer)
+          res(v)
+        }
+      } catch {
+        // an ordinary log line
+      }
+    })
+    void exited.then((code) => {
+      clearTimeout(timer)
+      rej(new ProcessStartError(name, `${name}: exited (${code}) before it was ready (log: ${opts.logFile})`))
+    })
+  })
+  const stop = async (graceMs = 10_000) => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM')
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs)
+      const code = await exited
+      clearTimeout(t)
+      return code
+    }
+    return exited
+  }
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    return exited
+  }
+  return { name, child, ready, exited, stop, kill }
+}
+
+/** The devchain's ready line. */
+export interface DevChainReady {
+  event: 'listening'
+  url: string
+  port: number
+  genesisHash: string
+  bestBlock: string
+}
+
+/** `nsn node`'s ready line. */
+export interface NodeReady {
+  event: 'started'
+  peerId: string
+  role: 'director' | 'viewer'
+  http: string
+  listen: string[]
+}
