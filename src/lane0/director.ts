@@ -231,6 +231,15 @@ export class DirectorService {
     return this.p.submitter
   }
 
+  /**
+   * The elected directors of the epoch containing `slot`, or null when not known (yet): the
+   * `ElectedForSlot` source of src/p2p's RelayVideoPolicy. Valid once start() has resolved.
+   */
+  electedForSlot(slot: bigint): readonly Uint8Array[] | null {
+    if (this.parts === null) return null
+    return this.epochTracker.directors(this.parts.slotClock.epochOfSlot(slot)) ?? null
+  }
+
   /** The relay chunk policy (PROTOCOL.md §6) over this director's view of the elected sets. */
   createRelayPolicy(): VideoRelayPolicy {
     const slotClock = this.p.slotClock

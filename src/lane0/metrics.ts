@@ -31,7 +31,6 @@ export interface Lane0Metrics {
   generationSeconds: Histogram
   recipes: Counter<'result'>
   directorState: Gauge<'state'>
-  relayChunks: Counter<'result'>
 }
 
 export function createLane0Metrics(register: Registry): Lane0Metrics {
@@ -124,7 +123,7 @@ export function createLane0Metrics(register: Registry): Lane0Metrics {
     }),
     recipes: new Counter({
       name: 'nsn_lane0_recipes_total',
-      help: 'Recipes received, by result (accepted, rejected, ignored, superseded)',
+      help: 'Recipes by result: accepted, rejected, ignored (gossip answers), superseded (lost a conflict), expired',
       labelNames: ['result'],
       registers,
     }),
@@ -132,12 +131,6 @@ export function createLane0Metrics(register: Registry): Lane0Metrics {
       name: 'nsn_lane0_director_state',
       help: 'Current director state (1 for the current state, 0 otherwise)',
       labelNames: ['state'],
-      registers,
-    }),
-    relayChunks: new Counter({
-      name: 'nsn_lane0_relay_chunks_total',
-      help: 'Video chunks checked by the relay policy, by result',
-      labelNames: ['result'],
       registers,
     }),
   }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { blake3 } from '../../../src/crypto/index.ts'
-import { bytesToHex } from '../../../src/types/index.ts'
+import { bytesToHex, decodeVideoChunk } from '../../../src/types/index.ts'
 import { driveUntil, until } from './fakes.ts'
 import { makeNetwork, type Net } from './network.ts'
 
@@ -87,6 +87,13 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
         assert.equal(x.director.laneMode.kind, 'Lane1Active')
         assert.deepEqual(x.errors, [])
       }
+      // What the composition root wires into the p2p relay policy.
+      assert.equal(canonical.director.electedForSlot(4n)?.length, 5)
+      assert.equal(canonical.director.electedForSlot(400n), null)
+      const relay = canonical.director.createRelayPolicy()
+      const chunk = net.hub.published.find((m) => m.topic === 'video')!
+      const decoded = decodeVideoChunk(chunk.data)
+      assert.deepEqual(relay.check(decoded.header, decoded.signer), { result: 'accept' })
       const status = canonical.director.status()
       assert.equal(status.stateText, 'Standby')
       assert.equal(status.recentSlots[0]?.slot, 4n)

@@ -17,6 +17,7 @@ import {
   bytesToHex,
   type CertificateMember,
   decodeVideoChunk,
+  encodeVideoChunk,
   type VideoChunk,
 } from '../../../src/types/index.ts'
 import { buildCertificate, testKeys } from '../../fixtures/index.ts'
@@ -148,6 +149,39 @@ describe('ChunkPublisher', () => {
       PublishError,
       'ABORTED',
     )
+  })
+})
+
+describe('ChunkPublisher over a VideoGossip', () => {
+  it('uses publishVideo when the gossip offers it, and counts its failures', async () => {
+    const keys = await testKeys(1)
+    const hub = new FakeGossipHub()
+    const base = hub.join('pub')
+    const viewer = hub.join('viewer')
+    const got: VideoChunk[] = []
+    viewer.subscribe('video', (m) => got.push(decodeVideoChunk(m.data)))
+    let calls = 0
+    const videoGossip = Object.assign(Object.create(base) as typeof base, {
+      async publishVideo(chunks: readonly VideoChunk[]) {
+        calls++
+        for (const c of chunks.slice(1)) await base.publish('video', encodeVideoChunk(c))
+        return {
+          total: chunks.length,
+          published: chunks.length - 1,
+          failed: 1,
+          maxAckMs: 3,
+          avgAckMs: 2,
+          errors: [{ index: 0, code: 'NO_PEERS' }],
+        }
+      },
+    })
+    const p = new ChunkPublisher({ gossip: videoGossip, key: keys[0]!, clock: new ManualClock() }, { chunkSize: 1000 })
+    const video = fakeVideo(3500)
+    const report = await p.publishVideo(SLOT, blake3(video), video, 'canonical')
+    assert.equal(calls, 1)
+    assert.deepEqual([report.total, report.published, report.failed, report.bytes], [4, 3, 1, 2500])
+    assert.equal(got.length, 3)
+    assert.equal(p.progress(SLOT, bytesToHex(blake3(video)), keys[0]!.publicKeyProto)?.received, 3)
   })
 })
 

@@ -133,3 +133,12 @@ describe('config', () => {
     ])
   })
 })
+
+describe('docs/config.md', () => {
+  it('matches the schema (regenerate with `node --import tsx scripts/gen-config-doc.ts`)', async () => {
+    const { readFile } = await import('node:fs/promises')
+    const { renderConfigDoc } = await import('../../../src/node/config-doc.ts')
+    const onDisk = await readFile(new URL('../../../docs/config.md', import.meta.url), 'utf8')
+    assert.equal(onDisk, renderConfigDoc())
+  })
+})
