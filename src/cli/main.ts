@@ -3,11 +3,13 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { initBlake3, KeyError, NodeKey } from '../crypto/index.ts'
 import { ConfigError } from '../node/config.ts'
 import { NodeStartError } from '../node/node.ts'
-import type { RecipeFormat } from '../types/index.ts'
+import { DecodeError, RecipeError, type RecipeFormat } from '../types/index.ts'
 import { devchainCommand } from './devchain.ts'
 import { devnetCommand } from './devnet.ts'
+import { UsageError } from './errors.ts'
 import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
 import { nodeCommand, statusCommand } from './node.ts'
+import { recipeCommand } from './recipe.ts'
 import { sidecarCommand } from './sidecar.ts'
 
 /** Exit codes shared by every command (documented in the README). */
@@ -69,11 +71,16 @@ export function buildProgram(): Command {
   program.addCommand(nodeCommand())
   program.addCommand(statusCommand())
   program.addCommand(devnetCommand())
+  program.addCommand(recipeCommand())
   // Commands added with addCommand do not inherit these; every command must throw, not exit.
-  for (const c of program.commands) {
-    c.exitOverride()
-    c.configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  const override = (cmd: Command) => {
+    for (const c of cmd.commands) {
+      c.exitOverride()
+      c.configureOutput({ writeErr: (s) => process.stderr.write(s) })
+      override(c)
+    }
   }
+  override(program)
   return program
 }
 
@@ -86,6 +93,21 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_CODES.usage
+      return
+    }
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`)
+      process.exitCode = EXIT_CODES.usage
+      return
+    }
+    if (err instanceof RecipeError) {
+      process.stderr.write(`nsn: invalid recipe: ${err.message}\n`)
+      process.exitCode = EXIT_CODES.invalid
+      return
+    }
+    if (err instanceof DecodeError) {
+      process.stderr.write(`nsn: unusable input: ${err.message}\n`)
+      process.exitCode = EXIT_CODES.usage
       return
     }
     if (err instanceof ConfigError) {

@@ -207,7 +207,8 @@ export class ChunkPublisher {
         bytes += chunk.payload.length
         this.observe(chunk.header, chunk.signer)
       }
-      if (report.errors?.length) lastErr = new Error(`chunk errors: ${report.errors.map((e) => e.code).join(', ')}`)
+      if (report.errors?.length)
+        lastErr = new Error(`chunk errors: ${report.errors.map((e) => e.code).join(', ')}`)
     } else {
       for (const chunk of chunks) {
         if (signal?.aborted) throw aborted()

@@ -148,7 +148,8 @@ export async function parseGenerationOutput(
   } else if (Array.isArray(out.audio_waveform)) {
     const samples = new Float32Array(out.audio_waveform.length)
     for (const [i, x] of out.audio_waveform.entries()) {
-      if (typeof x !== 'number' || !Number.isFinite(x)) throw badOutput(`audio_waveform[${i}]`, 'is not a finite number')
+      if (typeof x !== 'number' || !Number.isFinite(x))
+        throw badOutput(`audio_waveform[${i}]`, 'is not a finite number')
       samples[i] = x
     }
     audioWaveform = new Uint8Array(samples.buffer)

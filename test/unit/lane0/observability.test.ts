@@ -35,18 +35,26 @@ describe('Lane 0 observability', () => {
       assert.equal(value(/^nsn_lane0_slot_stage_duration_seconds_count\{stage="total"\}/), 5)
       assert.equal(value(/^nsn_lane0_chunks_published_total\{role="canonical"\}/), 3)
       assert.equal(value(/^nsn_lane0_chain_submissions_total\{outcome="accepted"\}/), 1)
-      assert.equal(value(/^nsn_lane0_bft_proposals_received_total\{result="accept"\}/), 20, 'each hears 4 others')
+      assert.equal(
+        value(/^nsn_lane0_bft_proposals_received_total\{result="accept"\}/),
+        20,
+        'each hears 4 others',
+      )
       assert.equal(value(/^nsn_lane0_slots_total\{result="success"\}/), 5)
       assert.equal(value(/^nsn_lane0_director_state\{state="Active"\}/), 5)
       assert.equal(value(/^nsn_lane0_bft_similarity_ratio_count/), 5)
-      for (const name of all.split('\n').filter((l) => l.startsWith('# TYPE')).map((l) => l.split(' ')[2]!)) {
+      for (const name of all
+        .split('\n')
+        .filter((l) => l.startsWith('# TYPE'))
+        .map((l) => l.split(' ')[2]!)) {
         assert.match(name, /^nsn_lane0_[a-z_]+$/)
       }
 
       const stages = new Set(
         lines.filter((l) => l.slot === 4 && l.epoch === 1 && typeof l.stage === 'string').map((l) => l.stage),
       )
-      for (const s of ['recipe', 'generate', 'bft', 'publish', 'submit']) assert.ok(stages.has(s), `a log line for ${s}`)
+      for (const s of ['recipe', 'generate', 'bft', 'publish', 'submit'])
+        assert.ok(stages.has(s), `a log line for ${s}`)
       assert.ok(lines.some((l) => l.msg === 'director state' && l.to === 'OnDeck{1}'))
     } finally {
       await net.cleanup()

@@ -175,7 +175,10 @@ describe('ChunkPublisher over a VideoGossip', () => {
         }
       },
     })
-    const p = new ChunkPublisher({ gossip: videoGossip, key: keys[0]!, clock: new ManualClock() }, { chunkSize: 1000 })
+    const p = new ChunkPublisher(
+      { gossip: videoGossip, key: keys[0]!, clock: new ManualClock() },
+      { chunkSize: 1000 },
+    )
     const video = fakeVideo(3500)
     const report = await p.publishVideo(SLOT, blake3(video), video, 'canonical')
     assert.equal(calls, 1)

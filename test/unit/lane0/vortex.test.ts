@@ -19,7 +19,11 @@ const parseOpts = { slot: 9n, maxVideoBytes: 1 << 20, embeddingNormTolerance: 1e
 describe('parseGenerationOutput', () => {
   it('reads inline base64 video and recomputes the content hash (never trusting the plugin)', async () => {
     const lying = pluginOutput({ video: VIDEO, embedding: EMB, extra: { content_hash: 'ff'.repeat(32) } })
-    const err = await expectRejectedWithCode(parseGenerationOutput(lying, parseOpts), VortexError, 'BAD_OUTPUT')
+    const err = await expectRejectedWithCode(
+      parseGenerationOutput(lying, parseOpts),
+      VortexError,
+      'BAD_OUTPUT',
+    )
     assert.equal(err.details.field, 'content_hash')
     const meta = pluginOutput({
       video: VIDEO,
@@ -58,9 +62,20 @@ describe('parseGenerationOutput', () => {
         videoPath: path,
         extra: { audio_waveform: wav, audio_path: wav },
       })
-      assert.deepEqual([...(await parseGenerationOutput(fileMode, parseOpts)).audioWaveform], [82, 73, 70, 70])
-      const pathOnly = pluginOutput({ video: VIDEO, embedding: EMB, videoPath: path, extra: { audio_waveform: wav } })
-      assert.deepEqual([...(await parseGenerationOutput(pathOnly, parseOpts)).audioWaveform], [82, 73, 70, 70])
+      assert.deepEqual(
+        [...(await parseGenerationOutput(fileMode, parseOpts)).audioWaveform],
+        [82, 73, 70, 70],
+      )
+      const pathOnly = pluginOutput({
+        video: VIDEO,
+        embedding: EMB,
+        videoPath: path,
+        extra: { audio_waveform: wav },
+      })
+      assert.deepEqual(
+        [...(await parseGenerationOutput(pathOnly, parseOpts)).audioWaveform],
+        [82, 73, 70, 70],
+      )
       await expectRejectedWithCode(
         parseGenerationOutput(pluginOutput({ video: VIDEO, embedding: EMB, videoPath: path }), {
           ...parseOpts,
