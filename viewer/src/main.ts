@@ -15,28 +15,47 @@ import {
   type VideoChunk,
 } from '../../src/types/index.ts'
 import { cosineMean, sniffMime } from './media.ts'
+import { ContentAssembly, certifiedMember, type RefusalCode } from './slot-content.ts'
 
 /** Bounds on what an unverified peer can make the page hold (PROTOCOL.md §6: bounded buffer). */
 const MAX_SLOTS_TRACKED = 16
 const MAX_PENDING_CHUNKS_PER_SLOT = 256
+const MAX_WAITING_CERTIFICATES = 16
+const MAX_REFUSALS_PER_SLOT = 32
+/** Played media older than this (seconds behind the playhead) is dropped from the SourceBuffer. */
+const KEEP_BEHIND_S = 30
 
 type SlotStatus = 'waiting' | 'certified' | 'verified' | 'rejected' | 'failed'
+
+interface Refusal {
+  code: RefusalCode
+  /** Short hex of the signer's key, when the chunk decoded. */
+  signer: string | null
+  contentId: string | null
+  index: number | null
+}
 
 interface SlotView {
   slot: bigint
   prompt: string
   certificate: Certificate | null
   certError: string | null
-  /** Chunks that verified (signature + hash) but wait for, or were checked against, the certificate. */
+  /** Chunks whose signature and hash verified, waiting for the certificate. */
   pending: VideoChunk[]
-  /** index → payload, for the certified content only. */
-  parts: Map<number, Uint8Array>
-  total: number
+  /** signer hex + content id → that member's certified video being reassembled. */
+  contents: Map<string, ContentAssembly>
   proposals: Proposal[]
   similarity: number | null
-  status: SlotStatus
+  /** A certified content was reassembled but did not hash to its content_hash. */
+  contentFailed: boolean
+  /** The assembly whose bytes were handed to MSE (kept to tell duplicates from conflicts). */
+  played: ContentAssembly | null
+  /** BLAKE3 of exactly the bytes handed to MSE. */
+  playedHash: string | null
+  /** Verified but not played (e.g. after a later slot already played, or MSE refused it). */
+  notPlayed: string | null
+  refusals: Refusal[]
   notes: string[]
-  played: boolean
   row: HTMLTableRowElement
 }
 
@@ -46,6 +65,8 @@ const state = {
   slotsPerEpoch: 1,
   elected: new Map<bigint, Uint8Array[]>(),
   slots: new Map<bigint, SlotView>(),
+  /** Certificates whose epoch's elected set is not known yet: verified when it arrives. */
+  waitingCerts: [] as Certificate[],
   lastPlayedSlot: -1n,
 }
 
@@ -53,37 +74,80 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const video = $<HTMLVideoElement>('video')
 const tbody = $<HTMLTableSectionElement>('slots')
 const connection = $<HTMLSpanElement>('connection')
+const playback = $<HTMLSpanElement>('playback')
+
+let hashVideo: (b: Uint8Array) => Uint8Array = () => {
+  throw new Error('BLAKE3 not ready')
+}
 
 // ---------------------------------------------------------------------------------------------
 // Playback: one MediaSource, one SourceBuffer in 'sequence' mode so each slot's video follows the
-// previous one whatever its own timestamps.
+// previous one whatever its own timestamps. Appends wait for 'sourceopen' and for each other.
 const media = {
   source: new MediaSource(),
+  open: false,
   buffer: null as SourceBuffer | null,
   queue: [] as Uint8Array[],
+  error: null as string | null,
 }
+media.source.addEventListener('sourceopen', () => {
+  media.open = true
+  appendNext()
+})
 video.src = URL.createObjectURL(media.source)
+video.addEventListener('error', () => {
+  media.error = `video element: ${video.error?.message || `code ${video.error?.code}`}`
+  playback.textContent = media.error
+})
+video.addEventListener('playing', () => {
+  playback.textContent = 'playing'
+})
+video.addEventListener('waiting', () => {
+  playback.textContent = 'waiting for the next certified slot'
+})
 
 function appendNext(): void {
-  const sb = media.buffer
-  if (sb === null || sb.updating || media.queue.length === 0) return
-  const next = media.queue.shift()!
-  sb.appendBuffer(next as BufferSource)
-}
-
-function play(bytes: Uint8Array): void {
+  if (!media.open || media.queue.length === 0 || media.error !== null) return
+  const first = media.queue[0]!
   if (media.buffer === null) {
-    const mime = sniffMime(bytes)
-    if (mime === null || !MediaSource.isTypeSupported(mime)) throw new Error(`unsupported container ${mime}`)
+    const mime = sniffMime(first)
+    if (mime === null || !MediaSource.isTypeSupported(mime)) {
+      media.error = `unsupported container ${mime}`
+      playback.textContent = media.error
+      return
+    }
     media.buffer = media.source.addSourceBuffer(mime)
     media.buffer.mode = 'sequence'
     media.buffer.addEventListener('updateend', appendNext)
+    media.buffer.addEventListener('error', () => {
+      media.error = 'SourceBuffer append failed'
+      playback.textContent = media.error
+    })
   }
-  media.queue.push(bytes)
-  appendNext()
+  const sb = media.buffer
+  if (sb.updating) return
+  // A long session would otherwise fill the SourceBuffer's quota; keep only recent media.
+  const t = video.currentTime
+  if (sb.buffered.length > 0 && sb.buffered.start(0) < t - KEEP_BEHIND_S) {
+    sb.remove(sb.buffered.start(0), t - KEEP_BEHIND_S / 2)
+    return // updateend calls back here
+  }
+  try {
+    sb.appendBuffer(first as BufferSource)
+    media.queue.shift()
+  } catch (err) {
+    media.error = `append: ${(err as Error).name}`
+    playback.textContent = media.error
+    return
+  }
   void video.play().catch(() => {
     /* autoplay may need a click; the controls are there */
   })
+}
+
+function play(bytes: Uint8Array): void {
+  media.queue.push(bytes)
+  appendNext()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,6 +159,7 @@ function slotView(slot: bigint): SlotView | null {
   if (slot <= state.lastPlayedSlot) return null // never reopen a slot that already played
   if (state.slots.size >= MAX_SLOTS_TRACKED) {
     const oldest = [...state.slots.keys()].sort((a, b) => (a < b ? -1 : 1))[0]!
+    if (slot < oldest) return null
     state.slots.get(oldest)!.row.remove()
     state.slots.delete(oldest)
   }
@@ -108,13 +173,15 @@ function slotView(slot: bigint): SlotView | null {
     certificate: null,
     certError: null,
     pending: [],
-    parts: new Map(),
-    total: 0,
+    contents: new Map(),
     proposals: [],
     similarity: null,
-    status: 'waiting',
+    contentFailed: false,
+    played: null,
+    playedHash: null,
+    notPlayed: null,
+    refusals: [],
     notes: [],
-    played: false,
     row,
   }
   state.slots.set(slot, v)
@@ -123,8 +190,15 @@ function slotView(slot: bigint): SlotView | null {
 
 const short = (key: Uint8Array) => bytesToHex(key.subarray(4, 10))
 
+function statusOf(v: SlotView): SlotStatus {
+  if (v.certificate === null) return v.certError === null ? 'waiting' : 'rejected'
+  if (v.played !== null || v.notPlayed !== null) return 'verified'
+  return v.contentFailed ? 'failed' : 'certified'
+}
+
 function render(v: SlotView): void {
   const cert = v.certificate
+  const status = statusOf(v)
   const directors = cert
     ? cert.members.map((m, i) => `${short(m.signer)}${i === 0 ? '★' : ''}`).join(' ')
     : '–'
@@ -134,7 +208,25 @@ function render(v: SlotView): void {
       ? `invalid: ${v.certError}`
       : 'pending'
   const sim = v.similarity === null ? '–' : v.similarity.toFixed(4)
-  const progress = v.total > 0 ? `${v.parts.size}/${v.total}` : `${v.pending.length} buffered`
+  const best = [...v.contents.values()].sort((a, b) => b.received - a.received)[0]
+  const progress =
+    v.played !== null
+      ? `${v.played.total}/${v.played.total}`
+      : best !== undefined
+        ? `${best.received}/${best.total}`
+        : `${v.pending.length} buffered`
+  const statusText =
+    status === 'verified' && v.played !== null
+      ? 'verified, played'
+      : status === 'verified'
+        ? `verified, not played (${v.notPlayed})`
+        : status === 'failed'
+          ? 'failed: not played'
+          : status
+  const refusalText =
+    v.refusals.length > 0
+      ? `refused ${v.refusals.length} chunk(s): ${[...new Set(v.refusals.map((r) => r.code))].join(', ')}`
+      : ''
   const cells = [
     v.slot.toString(),
     v.prompt || '–',
@@ -142,8 +234,8 @@ function render(v: SlotView): void {
     sim,
     certText,
     progress,
-    v.status,
-    v.notes.slice(-3).join('; '),
+    statusText,
+    [refusalText, ...v.notes.slice(-3)].filter((s) => s !== '').join('; '),
   ]
   v.row.replaceChildren(
     ...cells.map((text) => {
@@ -152,13 +244,27 @@ function render(v: SlotView): void {
       return td
     }),
   )
-  v.row.className = v.status
-  v.row.querySelectorAll('td')[6]!.setAttribute('data-testid', 'status')
+  v.row.className = status
+  v.row.dataset.status = status
+  v.row.dataset.refusals = String(v.refusals.length)
+  const tds = v.row.querySelectorAll('td')
+  tds[6]!.dataset.testid = 'status'
+  tds[7]!.dataset.testid = 'notes'
 }
 
 function note(v: SlotView, text: string): void {
   if (!v.notes.includes(text)) v.notes.push(text)
   if (v.notes.length > 8) v.notes.shift()
+}
+
+function refuse(v: SlotView, code: RefusalCode, chunk: VideoChunk | null): void {
+  if (v.refusals.length >= MAX_REFUSALS_PER_SLOT) v.refusals.shift()
+  v.refusals.push({
+    code,
+    signer: chunk === null ? null : short(chunk.signer),
+    contentId: chunk?.header.content_id ?? null,
+    index: chunk?.header.chunk_index ?? null,
+  })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,20 +279,23 @@ function onCertificate(cert: Certificate): void {
   if (v === null || v.certificate !== null) return
   const elected = electedFor(cert.slot)
   if (elected === null) {
-    v.certError = 'elected set of the epoch unknown'
+    // The election may be announced after the certificate: verify it then.
+    if (state.waitingCerts.length >= MAX_WAITING_CERTIFICATES) state.waitingCerts.shift()
+    state.waitingCerts.push(cert)
+    note(v, 'certificate waits for the epoch’s elected set')
     render(v)
     return
   }
   try {
     verifyCertificate(cert, { networkId: state.networkId, elected, quorum: state.quorum })
   } catch (err) {
+    // An invalid certificate does not block a valid one that may still come.
     v.certError = (err as Error & { code?: string }).code ?? (err as Error).message
     render(v)
     return
   }
   v.certificate = cert
   v.certError = null
-  v.status = 'certified'
   updateSimilarity(v)
   const pending = v.pending
   v.pending = []
@@ -210,55 +319,50 @@ function updateSimilarity(v: SlotView): void {
 
 /** A chunk whose signature and hash verified: play it only if the certificate vouches for it. */
 function acceptCertified(v: SlotView, chunk: VideoChunk): void {
-  const cert = v.certificate!
-  const member = cert.members.find((m) => equalBytes(m.signer, chunk.signer))
-  if (member === undefined) {
-    note(v, `refused chunk from ${short(chunk.signer)}: not a certificate member`)
+  const check = certifiedMember(v.certificate!, chunk)
+  if ('refusal' in check) {
+    refuse(v, check.refusal, chunk)
     return
   }
-  if (chunk.header.content_id !== bytesToHex(member.content_hash)) {
-    note(v, `refused chunk from ${short(chunk.signer)}: content not certified`)
+  const key = `${bytesToHex(chunk.signer)}:${chunk.header.content_id}`
+  if (v.played !== null) {
+    // Already played. Another member's own certified content is simply not needed; a chunk of the
+    // played content is checked against what played (add() on a complete assembly never replaces).
+    if (chunk.header.content_id !== bytesToHex(v.played.contentHash)) return
+    const result = v.played.add(chunk)
+    if (result === 'CONFLICT' || result === 'TOTAL_MISMATCH') refuse(v, result, chunk)
     return
   }
-  if (v.played || v.status === 'failed') return
-  if (v.total === 0) v.total = chunk.header.total_chunks
-  if (chunk.header.total_chunks !== v.total) {
-    note(v, 'refused chunk: inconsistent total_chunks')
-    return
+  let assembly = v.contents.get(key)
+  if (assembly === undefined) {
+    assembly = new ContentAssembly(check.member.content_hash, chunk.header.total_chunks)
+    v.contents.set(key, assembly)
   }
-  v.parts.set(chunk.header.chunk_index, chunk.payload)
-  if (v.parts.size === v.total) finish(v, member.content_hash)
+  const result = assembly.add(chunk)
+  if (result === 'CONFLICT' || result === 'TOTAL_MISMATCH') refuse(v, result, chunk)
+  if (result === 'added' && assembly.complete) finish(v, assembly, key)
 }
 
-function finish(v: SlotView, contentHash: Uint8Array): void {
-  const size = [...v.parts.values()].reduce((n, p) => n + p.length, 0)
-  const bytes = new Uint8Array(size)
-  let o = 0
-  for (let i = 0; i < v.total; i++) {
-    const p = v.parts.get(i)!
-    bytes.set(p, o)
-    o += p.length
-  }
+function finish(v: SlotView, assembly: ContentAssembly, key: string): void {
+  const bytes = assembly.bytes()
+  const hash = hashVideo(bytes)
   // BLAKE3(video) = content_hash before the slot counts as complete (PROTOCOL.md §6).
-  if (!equalBytes(hashVideo(bytes), contentHash)) {
-    v.status = 'failed'
-    note(v, 'reassembled video does not match the certified content hash')
-    render(v)
+  if (!equalBytes(hash, assembly.contentHash)) {
+    v.contentFailed = true
+    v.contents.delete(key)
+    v.refusals.push({ code: 'CONTENT_HASH', signer: key.slice(8, 20), contentId: null, index: null })
+    note(v, 'reassembled video does not match the certified content hash: not played')
     return
   }
-  v.status = 'verified'
-  v.played = true
-  if (v.slot > state.lastPlayedSlot) state.lastPlayedSlot = v.slot
-  try {
-    play(bytes)
-  } catch (err) {
-    note(v, `cannot play: ${(err as Error).message}`)
+  if (v.slot < state.lastPlayedSlot) {
+    v.notPlayed = 'arrived after a later slot'
+    return
   }
-  render(v)
-}
-
-let hashVideo: (b: Uint8Array) => Uint8Array = () => {
-  throw new Error('BLAKE3 not ready')
+  v.played = assembly
+  v.playedHash = bytesToHex(hash)
+  state.lastPlayedSlot = v.slot
+  v.pending = []
+  play(bytes)
 }
 
 function onChunk(bytes: Uint8Array): void {
@@ -266,21 +370,32 @@ function onChunk(bytes: Uint8Array): void {
   try {
     chunk = decodeAndVerifyVideoChunk(bytes).chunk
   } catch (err) {
-    // A chunk that fails here was forged or damaged: it is never played; say so on its slot.
+    // Forged or damaged: never played. Say so on its slot, but only on a slot the page already
+    // shows: an unverified slot number must not create (or evict) rows.
     const code = err instanceof VideoChunkError ? err.code : 'MALFORMED'
     const slot = peekSlot(bytes)
-    const v = slot === null ? null : slotView(slot)
-    if (v !== null) {
-      note(v, `rejected chunk: ${code}`)
+    const v = slot === null ? undefined : state.slots.get(slot)
+    if (v !== undefined) {
+      refuse(v, code, null)
       render(v)
     }
     return
   }
-  const v = slotView(chunk.header.slot)
+  const slot = chunk.header.slot
+  const elected = electedFor(slot)
+  if (elected !== null && !elected.some((k) => equalBytes(k, chunk.signer))) {
+    const existing = state.slots.get(slot)
+    if (existing !== undefined) {
+      refuse(existing, 'NOT_ELECTED', chunk)
+      render(existing)
+    }
+    return
+  }
+  const v = slotView(slot)
   if (v === null) return
   if (v.certificate === null) {
     if (v.pending.length < MAX_PENDING_CHUNKS_PER_SLOT) v.pending.push(chunk)
-    else note(v, 'buffer full: chunk dropped before certificate')
+    else refuse(v, 'BUFFER_FULL', chunk)
   } else acceptCertified(v, chunk)
   render(v)
 }
@@ -300,9 +415,12 @@ function onBft(bytes: Uint8Array): void {
   }
   if (signal.kind === 'Certificate') onCertificate(signal.value)
   else if (signal.kind === 'Proposal') {
-    const v = slotView(signal.value.slot)
+    const p = signal.value
+    const v = slotView(p.slot)
     if (v === null || v.proposals.length >= 32) return
-    v.proposals.push(signal.value)
+    if (v.proposals.some((x) => equalBytes(x.signer, p.signer) && equalBytes(x.content_hash, p.content_hash)))
+      return // replayed after a reconnect
+    v.proposals.push(p)
     if (v.certificate !== null && v.similarity === null) {
       updateSimilarity(v)
       render(v)
@@ -317,7 +435,11 @@ function onInfo(info: FeedInfo): void {
     state.slotsPerEpoch = info.slotsPerEpoch
     $('node').textContent = info.node
   } else if (info.type === 'epoch') {
-    state.elected.set(BigInt(info.epoch), info.directors.map(hexToBytes))
+    const epoch = BigInt(info.epoch)
+    state.elected.set(epoch, info.directors.map(hexToBytes))
+    const waiting = state.waitingCerts.filter((c) => c.slot / BigInt(state.slotsPerEpoch) === epoch)
+    state.waitingCerts = state.waitingCerts.filter((c) => !waiting.includes(c))
+    for (const c of waiting) onCertificate(c)
   } else if (info.type === 'recipe') {
     const v = slotView(BigInt(info.slot))
     if (v !== null) {
@@ -326,6 +448,15 @@ function onInfo(info: FeedInfo): void {
     }
   }
 }
+
+function onFrame(frame: Uint8Array): void {
+  const payload = frame.subarray(1)
+  if (frame[0] === FEED_TAG.chunk) onChunk(payload)
+  else if (frame[0] === FEED_TAG.bft) onBft(payload)
+  else if (frame[0] === FEED_TAG.info) onInfo(JSON.parse(new TextDecoder().decode(payload)) as FeedInfo)
+}
+
+let frameErrors = 0
 
 function connect(): void {
   const ws = new WebSocket(
@@ -340,23 +471,41 @@ function connect(): void {
     setTimeout(connect, 1000)
   }
   ws.onmessage = (ev) => {
-    const frame = new Uint8Array(ev.data as ArrayBuffer)
-    const payload = frame.subarray(1)
-    if (frame[0] === FEED_TAG.chunk) onChunk(payload)
-    else if (frame[0] === FEED_TAG.bft) onBft(payload)
-    else if (frame[0] === FEED_TAG.info) onInfo(JSON.parse(new TextDecoder().decode(payload)) as FeedInfo)
+    // One bad frame must not stop the page: count it and carry on.
+    try {
+      onFrame(new Uint8Array(ev.data as ArrayBuffer))
+    } catch {
+      frameErrors++
+    }
   }
 }
+
 // Exposed for the end-to-end test and for curious operators (read-only summary).
 ;(globalThis as unknown as { nsnViewer: unknown }).nsnViewer = {
   slots: () =>
     [...state.slots.values()].map((v) => ({
       slot: v.slot.toString(),
-      status: v.status,
+      status: statusOf(v),
+      prompt: v.prompt,
       certified: v.certificate !== null,
+      certError: v.certError,
+      members: v.certificate?.members.map((m) => ({
+        signer: bytesToHex(m.signer),
+        contentHash: bytesToHex(m.content_hash),
+      })),
       similarity: v.similarity,
+      played: v.played !== null,
+      playedHash: v.playedHash,
+      notPlayed: v.notPlayed,
+      refusals: v.refusals.map((r) => ({ ...r })),
       notes: [...v.notes],
     })),
+  playback: () => ({
+    currentTime: video.currentTime,
+    error: media.error,
+    queued: media.queue.length,
+    frameErrors,
+  }),
 }
 
 const impl = await initBlake3()
