@@ -66,6 +66,12 @@ export interface DirectorInit {
   recipeBounds?: RecipeBounds
   /** fsync journal writes. @default true */
   journalFsync?: boolean
+  /**
+   * Install the recipe processor's validator on the recipes topic (decode, validate, authenticate
+   * against the epoch's directors). Turn off when the p2p layer's own recipes validator should stay.
+   * @default true
+   */
+  installRecipeValidator?: boolean
   /** Extra vortex-lane0 input fields (e.g. `{ embedding_noise: {sigma, seed} }` on a test devnet). */
   vortexParameters?: Readonly<Record<string, unknown>>
 }
@@ -302,6 +308,7 @@ export class DirectorService {
         maxSlotsAhead: this.config.recipeMaxSlotsAhead,
         authors: this.config.recipeAuthors,
         epochDirectorsAreAuthors: this.config.epochDirectorsAreAuthors,
+        installValidator: this.init.installRecipeValidator ?? true,
       },
     )
     const publisher = new ChunkPublisher(

@@ -157,8 +157,8 @@ export class SlotPipeline {
 
     // 1. Generate (one at a time on this node's GPU).
     let output: GenerationOutput
-    let t0 = this.c.clock.now()
     const release = await this.gpu.lock()
+    let t0 = this.c.clock.now()
     try {
       this.emit(ctx, { stage: 'generating' })
       output = await this.c.vortex.generate(recipe.recipe, slot, recipe.recipeHash, signal)

@@ -350,7 +350,17 @@ export class P2PNode implements VideoGossip {
     pubsub.addEventListener('gossipsub:message', (evt) => this.dispatch(evt.detail))
     pubsub.addEventListener('gossipsub:heartbeat', () => this.updateGauges())
     node.addEventListener('peer:disconnect', (evt) => this.rateLimiter?.forget(evt.detail.toString()))
-    await node.start()
+    try {
+      await node.start()
+    } catch (err) {
+      // e.g. a listen port in use: release whatever did start, then report.
+      try {
+        await node.stop()
+      } catch {
+        // the start error is the one worth reporting
+      }
+      throw err
+    }
     this.node = node
     this.pubsub = pubsub
     for (const name of init.topics ?? TOPIC_NAMES) this.join(name)
@@ -514,8 +524,8 @@ export class P2PNode implements VideoGossip {
   }
 
   /**
-   * Resolve when `topic`'s mesh has at least `min` peers; P2PError NOT_SENT-free polling every
-   * 20 ms, bounded by `timeoutMs`. Returns the mesh size reached (callers decide whether it is enough).
+   * Resolve when `topic`'s mesh has at least `min` peers, polling every 20 ms for at most
+   * `timeoutMs`. Returns the mesh size reached: callers decide whether it is enough.
    */
   async waitForMesh(topic: TopicName, min: number, timeoutMs: number): Promise<number> {
     const deadline = performance.now() + timeoutMs

@@ -52,6 +52,8 @@ interface SlotView {
   played: ContentAssembly | null
   /** BLAKE3 of exactly the bytes handed to MSE. */
   playedHash: string | null
+  /** Hex key of the member whose chunks were played. */
+  playedSigner: string | null
   /** Verified but not played (e.g. after a later slot already played, or MSE refused it). */
   notPlayed: string | null
   refusals: Refusal[]
@@ -69,6 +71,9 @@ const state = {
   waitingCerts: [] as Certificate[],
   lastPlayedSlot: -1n,
 }
+
+/** The last videos handed to MSE, in order: what the page actually played. */
+const appended: { slot: string; hash: string; bytes: number }[] = []
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const video = $<HTMLVideoElement>('video')
@@ -179,6 +184,7 @@ function slotView(slot: bigint): SlotView | null {
     contentFailed: false,
     played: null,
     playedHash: null,
+    playedSigner: null,
     notPlayed: null,
     refusals: [],
     notes: [],
@@ -360,8 +366,11 @@ function finish(v: SlotView, assembly: ContentAssembly, key: string): void {
   }
   v.played = assembly
   v.playedHash = bytesToHex(hash)
+  v.playedSigner = key.slice(0, key.indexOf(':'))
   state.lastPlayedSlot = v.slot
   v.pending = []
+  appended.push({ slot: v.slot.toString(), hash: v.playedHash, bytes: bytes.length })
+  if (appended.length > 64) appended.shift()
   play(bytes)
 }
 
@@ -479,7 +488,6 @@ function connect(): void {
     }
   }
 }
-
 // Exposed for the end-to-end test and for curious operators (read-only summary).
 ;(globalThis as unknown as { nsnViewer: unknown }).nsnViewer = {
   slots: () =>
@@ -496,6 +504,7 @@ function connect(): void {
       similarity: v.similarity,
       played: v.played !== null,
       playedHash: v.playedHash,
+      playedSigner: v.playedSigner,
       notPlayed: v.notPlayed,
       refusals: v.refusals.map((r) => ({ ...r })),
       notes: [...v.notes],
@@ -505,6 +514,7 @@ function connect(): void {
     error: media.error,
     queued: media.queue.length,
     frameErrors,
+    appended: appended.map((a) => ({ ...a })),
   }),
 }
 

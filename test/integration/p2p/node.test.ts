@@ -165,7 +165,7 @@ describe('rate limit over a real connection', { timeout: 30_000 }, () => {
       rateLimit: { messagesPerMinute: 5, graylistAfterViolations: 3 },
     })
     await sender.node.dial(addrOf(receiver.node, 'tcp'))
-    assert.ok(await until(() => sender.node.meshPeers('tasks').length === 1, 10_000), 'mesh')
+    assert.equal(await sender.node.waitForMesh('tasks', 1, 10_000), 1, 'mesh')
     let delivered = 0
     receiver.node.subscribe('tasks', () => delivered++)
     for (let i = 0; i < 12; i++) await sender.node.publish('tasks', new Uint8Array([i, 1, 2, 3]))

@@ -1,0 +1,374 @@
+// Issue 7 "Must show": the whole devnet (dev chain, five directors with their sidecars and the
+// reference plugin, a viewer node) and the viewer page in headless Chromium. The page must play the
+// certified video through MSE, show both finalised slots as verified, and refuse chunks injected on
+// the mesh that relays accept but the certificate does not vouch for. Skipped without Chromium.
+import assert from 'node:assert/strict'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { type Browser, chromium, type Page } from 'playwright-core'
+import pino from 'pino'
+import { DevChainClient } from '../../src/chain/index.ts'
+import { blake3, initBlake3, NodeKey } from '../../src/crypto/index.ts'
+import { Devnet } from '../../src/node/devnet.ts'
+import { buildVideoChunks, P2PNode } from '../../src/p2p/index.ts'
+import { bytesToHex, encodeVideoChunk } from '../../src/types/index.ts'
+
+await initBlake3()
+
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-headless-shell'].find((p) => existsSync(p))
+const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts')
+const SLOTS = 2
+
+/** What `nsnViewer.slots()` returns (viewer/src/main.ts). */
+interface PageSlot {
+  slot: string
+  status: string
+  prompt: string
+  certified: boolean
+  certError: string | null
+  members?: { signer: string; contentHash: string }[]
+  similarity: number | null
+  played: boolean
+  playedHash: string | null
+  playedSigner: string | null
+  notPlayed: string | null
+  refusals: { code: string; signer: string | null; contentId: string | null; index: number | null }[]
+  notes: string[]
+}
+
+interface PagePlayback {
+  currentTime: number
+  error: string | null
+  queued: number
+  frameErrors: number
+  appended: { slot: string; hash: string; bytes: number }[]
+}
+
+const slotsOf = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { nsnViewer: { slots(): unknown } }).nsnViewer.slots()) as Promise<
+    PageSlot[]
+  >
+
+const playbackOf = (page: Page) =>
+  page.evaluate(() => {
+    const v = document.getElementById('video') as HTMLVideoElement
+    const q = v.getVideoPlaybackQuality()
+    const p = (globalThis as unknown as { nsnViewer: { playback(): unknown } }).nsnViewer.playback()
+    return {
+      ...(p as object),
+      frames: q.totalVideoFrames,
+      dropped: q.droppedVideoFrames,
+      paused: v.paused,
+      readyState: v.readyState,
+      mediaError: v.error?.message ?? null,
+    }
+  }) as Promise<PagePlayback & { frames: number; dropped: number; paused: boolean; mediaError: string | null }>
+
+/** Poll `probe` until `done` holds; on timeout, fail with what was seen last. */
+async function waitUntil<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T>,
+  done: (v: T) => boolean,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: T | undefined
+  let lastErr: unknown
+  for (let i = 0; i < 10_000; i++) {
+    try {
+      last = await probe()
+      if (done(last)) return last
+    } catch (err) {
+      lastErr = err
+    }
+    if (Date.now() >= deadline) break
+    await new Promise((r) => setTimeout(r, 500))
+  }
+  throw new Error(
+    `${what}: not within ${timeoutMs} ms; last seen: ${JSON.stringify(last) ?? (lastErr as Error)?.message}`,
+  )
+}
+
+/** PIDs of every living descendant of `root` (from /proc). */
+function descendants(root: number): { pid: number; cmd: string }[] {
+  const children = new Map<number, number[]>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (fields[0] === 'Z') continue // a zombie is already gone, only not reaped yet
+      const ppid = Number(fields[1])
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
+    } catch {
+      // the process ended while we read
+    }
+  }
+  const out: { pid: number; cmd: string }[] = []
+  const stack = [...(children.get(root) ?? [])]
+  while (stack.length > 0) {
+    const pid = stack.pop()!
+    let cmd = '?'
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 120)
+    } catch {}
+    out.push({ pid, cmd })
+    stack.push(...(children.get(pid) ?? []))
+  }
+  return out
+}
+
+describe('viewer end to end: devnet + headless Chromium', {
+  skip: CHROMIUM === undefined ? 'no Chromium installed' : false,
+  timeout: 170_000,
+}, () => {
+  let dataDir = ''
+  let devnet: Devnet | null = null
+  let browser: Browser | null = null
+  let page: Page | null = null
+  let injector: P2PNode | null = null
+  let chain: DevChainClient | null = null
+  let failed = false
+  const pageErrors: string[] = []
+  /** The finalised slots, and what the chain says was certified for each. */
+  const finals = new Map<string, { contentHashes: Set<string> }>()
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'nsn-e2e-viewer-'))
+    devnet = new Devnet({ dataDir, reset: true, slots: SLOTS, directors: 5, viewerPort: 0 })
+    await devnet.start()
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      timeout: 30_000,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    })
+    // A fresh profile per run: playwright gives every context its own temporary user-data dir.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    page = await context.newPage()
+    page.on('pageerror', (err) => pageErrors.push(err.message))
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text())
+    })
+    // Open the page while the network is still warming up: it plays the slots live as they come.
+    await page.goto(devnet.view.viewerUrl, { timeout: 20_000 })
+    await page.waitForFunction(() => 'nsnViewer' in globalThis, undefined, { timeout: 20_000 })
+  })
+
+  after(async () => {
+    await mkdir(ARTIFACTS, { recursive: true })
+    if (page !== null) {
+      const shot = join(ARTIFACTS, failed ? 'viewer-e2e-failure.png' : 'viewer-e2e.png')
+      await page
+        .screenshot({ path: shot, fullPage: true, timeout: 10_000 })
+        .then(() => console.log(`# screenshot: ${shot}`))
+        .catch((err: Error) => console.log(`# screenshot failed: ${err.message}`))
+    }
+    await browser?.close().catch(() => {})
+    await injector?.stop().catch(() => {})
+    await chain?.close().catch(() => {})
+    await devnet?.stop()
+    // Every process this test started (chain, nodes, their plugin runs, Chromium) is gone.
+    const left = await waitUntil(
+      'child processes to end',
+      10_000,
+      async () => descendants(process.pid),
+      (d) => d.length === 0,
+    ).catch((err: Error) => err)
+    if (failed) console.log(`# devnet data and logs kept in ${dataDir}`)
+    else await rm(dataDir, { recursive: true, force: true })
+    if (left instanceof Error) throw left
+  })
+
+  test('the video plays and both finalised slots show as verified', async (t) => {
+    try {
+      await waitForFinished(devnet!, 140_000)
+      chain = new DevChainClient({ url: devnet!.view.chainUrl })
+      for (const slot of devnet!.view.finalized.slice(0, SLOTS)) {
+        const result = await chain.slotResult(slot)
+        assert.ok(result?.finalized, `chain: slot ${slot} is not final`)
+        finals.set(slot.toString(), {
+          contentHashes: new Set(result.certificate.members.map((m) => bytesToHex(m.content_hash))),
+        })
+      }
+      assert.equal(finals.size, SLOTS)
+
+      const slots = await waitUntil(
+        `the page to show slots ${[...finals.keys()].join(', ')} verified and played`,
+        20_000,
+        () => slotsOf(page!),
+        (s) => [...finals.keys()].every((n) => s.find((x) => x.slot === n)?.status === 'verified'),
+      )
+      for (const [n, fin] of finals) {
+        const s = slots.find((x) => x.slot === n)!
+        assert.equal(s.certified, true, `slot ${n} certificate`)
+        assert.equal(s.played, true, `slot ${n} played`)
+        assert.ok(s.playedHash !== null && fin.contentHashes.has(s.playedHash), `slot ${n} played uncertified bytes`)
+        assert.ok(s.prompt.length > 0, `slot ${n} has no prompt`)
+        assert.equal(s.refusals.length, 0, `slot ${n} refusals: ${JSON.stringify(s.refusals)}`)
+        // The table says the same thing as the page's state.
+        const row = page!.locator(`tr[data-slot="${n}"]`)
+        assert.equal(await row.getAttribute('data-status'), 'verified')
+        assert.match((await row.locator('[data-testid="status"]').textContent()) ?? '', /^verified, played$/)
+      }
+
+      const played = await waitUntil(
+        'the video to play past 1 s with decoded frames',
+        20_000,
+        () => playbackOf(page!),
+        (p) => p.currentTime > 1 && p.frames > 0,
+      )
+      assert.equal(played.error, null)
+      assert.equal(played.mediaError, null)
+      assert.equal(played.frameErrors, 0)
+      // Only certified content of finalised (or at least certified) slots was handed to MSE.
+      for (const a of played.appended) {
+        const fin = finals.get(a.slot)
+        if (fin !== undefined) assert.ok(fin.contentHashes.has(a.hash), `slot ${a.slot}: appended ${a.hash}`)
+      }
+      t.diagnostic(
+        `played ${played.currentTime.toFixed(2)} s, ${played.frames} frames decoded (${played.dropped} dropped); ` +
+          `slots ${[...finals.keys()].join(', ')}`,
+      )
+      assert.deepEqual(pageErrors, [])
+    } catch (err) {
+      failed = true
+      throw err
+    }
+  })
+
+  test('a tampered chunk injected on the mesh is refused and not played, and the page says so', async (t) => {
+    try {
+      assert.ok(finals.size > 0, 'needs the finalised slots of the previous test')
+      const slotNo = [...finals.keys()][0]!
+      const before = (await slotsOf(page!)).find((s) => s.slot === slotNo)!
+      const playbackBefore = await playbackOf(page!)
+      const members = before.members!
+      const playedHash = before.playedHash!
+
+      // The directors' own keys: a tampered chunk that relays accept must be signed by an elected one.
+      const keys = new Map<string, NodeKey>()
+      for (let i = 0; i < 5; i++) {
+        const k = await NodeKey.load(join(dataDir, `director-${i}`, 'node.key'))
+        keys.set(bytesToHex(k.publicKeyProto), k)
+      }
+      const memberKey = keys.get(members[0]!.signer)
+      assert.ok(memberKey !== undefined, 'the canonical member is one of the devnet directors')
+      // A member that did not publish the played video but certified the same content: its chunk
+      // with the certified content_id is new to every relay (no DUPLICATE), yet its bytes differ.
+      const conflictMember = members.find(
+        (m) => m.signer !== before.playedSigner && m.contentHash === playedHash && keys.has(m.signer),
+      )
+      const outsider = [...keys.keys()].find((k) => !members.some((m) => m.signer === k))
+
+      injector = new P2PNode(
+        {
+          key: await NodeKey.generate(),
+          listen: ['/ip4/127.0.0.1/tcp/0'],
+          bootstrap: devnet!.directorProcs.map(
+            (p) => p.ready.listen.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!,
+          ),
+          topics: ['video'],
+          rateLimit: false,
+        },
+        { logger: pino({ level: 'silent' }) },
+      )
+      await injector.start()
+      const mesh = await injector.waitForMesh('video', 1, 20_000)
+      assert.ok(mesh >= 1, `injector joined no video mesh (peers ${mesh})`)
+
+      const slot = BigInt(slotNo)
+      const expected: string[] = []
+      // 1. Correctly signed by the canonical member, but not the certified content.
+      const fake = new Uint8Array(4096).map((_, i) => (i * 31 + 7) & 0xff)
+      const [notCertified] = buildVideoChunks(bytesToHex(blake3(fake)), slot, fake, memberKey)
+      await injector.publish('video', encodeVideoChunk(notCertified!))
+      expected.push('NOT_CERTIFIED')
+      // 2. Claims the certified content, signed by a certifying member, with other bytes.
+      if (conflictMember !== undefined) {
+        const total = playbackBefore.appended.find((a) => a.slot === slotNo)!.bytes
+        const chunks = Math.max(1, Math.ceil(total / (1024 * 1024)))
+        const bogus = new Uint8Array(1000).fill(0x42)
+        const [c] = buildVideoChunks(playedHash, slot, bogus, keys.get(conflictMember.signer)!)
+        const chunk = { ...c!, header: { ...c!.header, total_chunks: chunks } }
+        const signed = buildVideoChunks(playedHash, slot, bogus, keys.get(conflictMember.signer)!)[0]!
+        // Re-sign with the real total so that the header signature stays valid.
+        const resigned = resignHeader(chunk, keys.get(conflictMember.signer)!) ?? signed
+        await injector.publish('video', encodeVideoChunk(resigned))
+        expected.push('CONFLICT')
+      } else t.diagnostic('no second member certified the played content: CONFLICT case skipped')
+      // 3. An elected director outside the certificate.
+      if (outsider !== undefined) {
+        const [c] = buildVideoChunks(bytesToHex(blake3(fake)), slot, fake, keys.get(outsider)!)
+        await injector.publish('video', encodeVideoChunk(c!))
+        expected.push('NOT_MEMBER')
+      } else t.diagnostic('all five directors are certificate members: NOT_MEMBER case skipped')
+
+      const after = await waitUntil(
+        `slot ${slotNo} to show refusals ${expected.join(', ')}`,
+        30_000,
+        () => slotsOf(page!),
+        (s) => {
+          const codes = new Set(s.find((x) => x.slot === slotNo)?.refusals.map((r) => r.code))
+          return expected.every((c) => codes.has(c))
+        },
+      )
+      const s = after.find((x) => x.slot === slotNo)!
+      // Still the certified content, played once.
+      assert.equal(s.status, 'verified')
+      assert.equal(s.playedHash, playedHash)
+      assert.ok(finals.get(slotNo)!.contentHashes.has(s.playedHash!))
+      const playback = await playbackOf(page!)
+      assert.deepEqual(
+        playback.appended.filter((a) => a.slot === slotNo),
+        playbackBefore.appended.filter((a) => a.slot === slotNo),
+      )
+      for (const a of playback.appended) {
+        const fin = finals.get(a.slot)
+        if (fin !== undefined) assert.ok(fin.contentHashes.has(a.hash), `slot ${a.slot}: appended ${a.hash}`)
+      }
+      // And the page says so, on that slot's row.
+      const row = page!.locator(`tr[data-slot="${slotNo}"]`)
+      assert.equal(await row.getAttribute('data-status'), 'verified')
+      assert.ok(Number(await row.getAttribute('data-refusals')) >= expected.length)
+      const notes = (await row.locator('[data-testid="notes"]').textContent()) ?? ''
+      for (const code of expected) assert.ok(notes.includes(code), `notes cell lacks ${code}: ${notes}`)
+      t.diagnostic(`slot ${slotNo} refused: ${s.refusals.map((r) => `${r.code}(${r.signer})`).join(' ')}`)
+      assert.deepEqual(pageErrors, [])
+    } catch (err) {
+      failed = true
+      throw err
+    }
+  })
+})
+
+async function waitForFinished(devnet: Devnet, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const d = devnet.view.directors.map((x) => `${x.name}=${x.state} ${[...x.slots].slice(-3).join(',')}`)
+      reject(
+        new Error(
+          `devnet: ${devnet.view.finalized.length}/${SLOTS} slots final after ${timeoutMs} ms ` +
+            `(block ${devnet.view.block}; ${d.join('; ')}; log: ${devnet.view.log.join(' | ')})`,
+        ),
+      )
+    }, timeoutMs)
+  })
+  try {
+    await Promise.race([devnet.finished, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
