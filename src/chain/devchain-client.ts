@@ -32,6 +32,7 @@ import {
   u64FromJson,
 } from './rpc.ts'
 import { registrationSigningBytes, submitSigningBytes } from './signing.ts'
+import type { AccountRecord } from './state.ts'
 
 export interface DevChainClientInit {
   /** `ws://127.0.0.1:PORT` of a dev chain. */
@@ -49,16 +50,7 @@ export interface DevChainClientInit {
 }
 
 /** An account as the dev chain holds it. */
-export interface AccountInfo {
-  account: Uint8Array
-  peer: Uint8Array
-  role: NodeRole
-  region: Region
-  stake: bigint
-  nonce: number
-  reputation: bigint
-  registeredBlock: bigint
-}
+export type AccountInfo = AccountRecord
 
 interface Pending {
   ws: WebSocket

@@ -19,6 +19,7 @@ import type {
   SubmitRejectCode,
 } from './client.ts'
 import { isRegion, NODE_ROLES, REGIONS, type Region } from './config.ts'
+import type { RegistrationCall } from './signing.ts'
 
 export const RPC_METHODS = [
   'chain_info',
@@ -201,13 +202,7 @@ export function protoKeyParam(p: Params, name: string): Uint8Array {
 
 // --- calls ---------------------------------------------------------------------------------------
 
-export interface RegisterTx {
-  account: Uint8Array
-  peer: Uint8Array
-  role: NodeRole
-  region: Region
-  stake: bigint
-  nonce: number
+export interface RegisterTx extends RegistrationCall {
   signature: Uint8Array
   peerBinding: Uint8Array | null
 }

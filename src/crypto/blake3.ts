@@ -1,19 +1,9 @@
 // BLAKE3 behind one interface: the native addon (@napi-rs/blake-hash, ~4 GiB/s here) when it loads,
 // else hash-wasm (~750 MiB/s, also what browsers use). Both give the same digests (tested).
 import { createRequire } from 'node:module'
-import { createBLAKE3, type IHasher } from 'hash-wasm'
+import { type Blake3, type Blake3Hasher, createWasmBlake3 } from './blake3-wasm.ts'
 
-/** Incremental hasher. */
-export interface Blake3Hasher {
-  update(data: Uint8Array): Blake3Hasher
-  digest(): Uint8Array
-}
-
-export interface Blake3 {
-  readonly kind: 'native' | 'wasm'
-  hash(data: Uint8Array): Uint8Array
-  createHasher(): Blake3Hasher
-}
+export { type Blake3, type Blake3Hasher, createWasmBlake3 }
 
 interface NativeModule {
   blake3(input: Uint8Array): Buffer
@@ -43,33 +33,6 @@ function loadNative(): Blake3 | null {
     }
   } catch {
     return null
-  }
-}
-
-/** A WASM BLAKE3 (hash-wasm): one instance, shared by synchronous calls. */
-export async function createWasmBlake3(): Promise<Blake3> {
-  const wasm: IHasher = await createBLAKE3()
-  return {
-    kind: 'wasm',
-    // JS cannot interleave two synchronous calls, so one instance serves every one-shot hash.
-    hash: (data) => wasm.init().update(data).digest('binary'),
-    // hash-wasm creates instances asynchronously; an incremental hasher keeps references to the
-    // parts and runs them through the shared instance in one synchronous pass at digest().
-    createHasher: () => {
-      const parts: Uint8Array[] = []
-      const hasher: Blake3Hasher = {
-        update: (data) => {
-          parts.push(data)
-          return hasher
-        },
-        digest: () => {
-          wasm.init()
-          for (const p of parts) wasm.update(p)
-          return wasm.digest('binary')
-        },
-      }
-      return hasher
-    },
   }
 }
 

@@ -37,7 +37,6 @@ import type { Lane0Metrics } from './metrics.ts'
 import { SlotPipeline } from './pipeline.ts'
 import { ChunkPublisher } from './publisher.ts'
 import { type QueuedRecipe, RecipeProcessor } from './recipes.ts'
-import { VideoRelayPolicy } from './relay-policy.ts'
 import { ResultSubmitter } from './submitter.ts'
 import { VortexClient } from './vortex.ts'
 
@@ -244,18 +243,6 @@ export class DirectorService {
   electedForSlot(slot: bigint): readonly Uint8Array[] | null {
     if (this.parts === null) return null
     return this.epochTracker.directors(this.parts.slotClock.epochOfSlot(slot)) ?? null
-  }
-
-  /** The relay chunk policy (PROTOCOL.md §6) over this director's view of the elected sets. */
-  createRelayPolicy(): VideoRelayPolicy {
-    const slotClock = this.p.slotClock
-    return new VideoRelayPolicy({
-      electedFor: (epoch) => this.tracker.directors(epoch),
-      epochOfSlot: (slot) => slotClock.epochOfSlot(slot),
-      quorum: this.p.bft.quorum,
-      chunkSize: this.config.chunkSize,
-      maxVideoBytes: this.config.maxVideoBytes,
-    })
   }
 
   /**

@@ -1,5 +1,5 @@
 // Public surface of src/lane0: the director service and its parts (recipe intake, generation, BFT,
-// publication, relay policy, viewer-side assembly, slot pipeline, journal, submitter, metrics).
+// publication, viewer-side assembly, slot pipeline, journal, submitter, metrics).
 export * from './agreement.ts'
 export * from './assembler.ts'
 export * from './bft.ts'
@@ -14,6 +14,5 @@ export * from './metrics.ts'
 export * from './pipeline.ts'
 export * from './publisher.ts'
 export * from './recipes.ts'
-export * from './relay-policy.ts'
 export * from './submitter.ts'
 export * from './vortex.ts'

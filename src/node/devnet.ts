@@ -3,6 +3,7 @@
 // author that publishes one signed recipe per slot. Every part is a real process talking over
 // loopback; this module only starts, watches and stops them.
 import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import pino from 'pino'
 import { type ChainEvent, DevChainClient, REGIONS } from '../chain/index.ts'
@@ -35,6 +36,13 @@ export interface DevnetOptions {
   onUpdate?: (view: DevnetView) => void
   /** Extra `--set` assignments for every director (tests: Byzantine settings). */
   directorSet?: (index: number) => string[]
+  /**
+   * Directors registered at genesis (so elected) whose process is not started: a test runs an
+   * adversary holding that key instead.
+   */
+  skipDirectors?: readonly number[]
+  /** The chain endpoint director `index` uses (tests: a proxy in front of the chain). @default the dev chain */
+  chainUrlFor?: (index: number, chainUrl: string) => string
 }
 
 /** What the live view shows. */
@@ -77,6 +85,26 @@ export function devnetRecipe(slot: bigint, prompt?: string): Recipe {
   }
 }
 
+/**
+ * `n` distinct TCP ports that are free now, below the kernel's ephemeral range (32768+) so that no
+ * outgoing connection takes one between this check and the node binding it.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const out: number[] = []
+  for (let attempt = 0; out.length < n && attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (out.includes(port)) continue
+    const ok = await new Promise<boolean>((res) => {
+      const srv = createServer()
+      srv.once('error', () => res(false))
+      srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)))
+    })
+    if (ok) out.push(port)
+  }
+  if (out.length < n) throw new Error(`devnet: found only ${out.length} of ${n} free TCP ports`)
+  return out
+}
+
 export class Devnet {
   private readonly procs: NsnProcess<{ event: string }>[] = []
   private author: P2PNode | null = null
@@ -84,7 +112,12 @@ export class Devnet {
   private pollTimer: NodeJS.Timeout | null = null
   private readonly published = new Set<bigint>()
   readonly view: DevnetView
+  /** Director processes in start order (skipped directors have none). */
   readonly directorProcs: NsnProcess<NodeReady>[] = []
+  private readonly byIndex = new Map<number, NsnProcess<NodeReady>>()
+  private readonly directorArgs = new Map<number, string[]>()
+  /** TCP multiaddr (with /p2p/) of every started director, by index. */
+  readonly directorAddrs = new Map<number, string>()
   viewerProc: NsnProcess<NodeReady> | null = null
   chainProc: NsnProcess<DevChainReady> | null = null
   private finishedResolve: (() => void) | null = null
@@ -170,6 +203,7 @@ export class Devnet {
     const nodeArgs = (
       name: string,
       role: 'director' | 'viewer',
+      url: string,
       bootstrap: string[],
       extra: string[] = [],
     ) => [
@@ -181,44 +215,51 @@ export class Devnet {
       '--data-dir',
       join(dir, name),
       '--chain-url',
-      chainUrl,
+      url,
       '--set',
       `lane0.recipeAuthors=${authorKey.publicKeyHex}`,
       ...bootstrap.flatMap((b) => ['--bootstrap', b]),
       ...extra,
     ]
-    const tcpAddr = (r: NodeReady) => r.listen.find((a) => a.includes('/tcp/') && !a.includes('/ws'))!
-    const first = await startNsn<NodeReady>(
-      'director-0',
-      nodeArgs('director-0', 'director', [], this.setFor(0)),
-      {
-        logFile: logs('director-0'),
-      },
+    // Every director dials every other one (ports chosen up front, PeerIds known from the keys), so
+    // the mesh is complete rather than a star around one node whose loss would partition the network.
+    // They start in parallel: of two directors, the later one's dial reaches the earlier one.
+    const skip = new Set(this.opts.skipDirectors ?? [])
+    const started = keys.map((_, i) => i).filter((i) => !skip.has(i))
+    const ports = await freePorts(started.length)
+    for (const [j, i] of started.entries())
+      this.directorAddrs.set(i, `/ip4/127.0.0.1/tcp/${ports[j]}/p2p/${keys[i]!.peerId}`)
+    const results = await Promise.allSettled(
+      started.map(async (i) => {
+        const name = `director-${i}`
+        const url = this.opts.chainUrlFor?.(i, chainUrl) ?? chainUrl
+        const listen = [
+          '--listen',
+          `/ip4/127.0.0.1/tcp/${ports[started.indexOf(i)]!}`,
+          '--listen',
+          '/ip4/127.0.0.1/tcp/0/ws',
+        ]
+        const boot = started.filter((k) => k !== i).map((k) => this.directorAddrs.get(k)!)
+        this.directorArgs.set(i, nodeArgs(name, 'director', url, boot, [...listen, ...this.setFor(i)]))
+        const p = await startNsn<NodeReady>(name, this.directorArgs.get(i)!, { logFile: logs(name) })
+        this.byIndex.set(i, p)
+        this.procs.push(p)
+        return p
+      }),
     )
-    this.directorProcs.push(first)
-    this.procs.push(first)
-    const boot = [tcpAddr(first.ready)]
-    const rest = await Promise.all(
-      keys.slice(1).map((_, j) =>
-        startNsn<NodeReady>(
-          `director-${j + 1}`,
-          nodeArgs(`director-${j + 1}`, 'director', boot, this.setFor(j + 1)),
-          {
-            logFile: logs(`director-${j + 1}`),
-          },
-        ),
-      ),
-    )
-    this.directorProcs.push(...rest)
-    this.procs.push(...rest)
+    // Whatever started is in `procs` (stop() ends it) even when another director failed to start.
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+    for (const i of started) this.directorProcs.push(this.byIndex.get(i)!)
+    const boot = started.map((i) => this.directorAddrs.get(i)!)
     this.viewerProc = await startNsn<NodeReady>(
       'viewer',
-      nodeArgs('viewer', 'viewer', boot, ['--http-port', String(this.opts.viewerPort)]),
+      nodeArgs('viewer', 'viewer', chainUrl, boot, ['--http-port', String(this.opts.viewerPort)]),
       { logFile: logs('viewer') },
     )
     this.procs.push(this.viewerProc)
     this.view.viewerUrl = `${this.viewerProc.ready.http}/viewer/`
-    this.view.directors = this.directorProcs.map((p, i) => ({
+    this.view.directors = [...this.byIndex].map(([i, p]) => ({
       name: `director-${i}`,
       http: p.ready.http,
       state: 'starting',
@@ -242,6 +283,35 @@ export class Devnet {
     const info = await this.chainClient.info()
     this.chainClient.subscribe((ev) => void this.onChainEvent(ev, info.blocksPerSlot, authorKey))
     this.pollTimer = setInterval(() => void this.poll(), 500)
+  }
+
+  /** The running (or last) process of director `index`, or null if it was never started. */
+  directorProc(index: number): NsnProcess<NodeReady> | null {
+    return this.byIndex.get(index) ?? null
+  }
+
+  /**
+   * Start director `index` again after it exited (crash tests): same data folder, key and settings,
+   * dialling every director that is up. Throws when it is still running or was never started.
+   */
+  async restartDirector(index: number): Promise<NsnProcess<NodeReady>> {
+    const prev = this.byIndex.get(index)
+    const args = this.directorArgs.get(index)
+    if (prev === undefined || args === undefined) throw new Error(`director-${index}: never started`)
+    if (prev.child.exitCode === null && prev.child.signalCode === null)
+      throw new Error(`director-${index}: still running`)
+    if (this.stopped) throw new Error('devnet stopped')
+    const name = `director-${index}`
+    // Same listen port and bootstrap list: the others' reconnect attempts find it there again.
+    const p = await startNsn<NodeReady>(name, args, {
+      logFile: join(resolve(this.opts.dataDir), 'logs', `${name}.log`),
+    })
+    this.procs.push(p)
+    this.byIndex.set(index, p)
+    this.directorProcs[this.directorProcs.indexOf(prev)] = p
+    const v = this.view.directors.find((d) => d.name === name)
+    if (v !== undefined) v.http = p.ready.http
+    return p
   }
 
   private setFor(i: number): string[] {

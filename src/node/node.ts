@@ -207,7 +207,7 @@ export class NsnNode {
         const sidecar = new SidecarClient({
           address,
           callTimeoutMs: config.lane0.vortexTimeoutMs,
-          retries: config.lane0.vortexRetries,
+          retries: 0, // the VortexClient retries (lane0.vortexRetries); one layer of retries only
           logger: nodeLog,
         })
         stops.push(() => sidecar.close())

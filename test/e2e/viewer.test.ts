@@ -8,13 +8,19 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { type Browser, chromium, type Page } from 'playwright-core'
 import pino from 'pino'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import { DevChainClient } from '../../src/chain/index.ts'
 import { blake3, initBlake3, NodeKey } from '../../src/crypto/index.ts'
 import { Devnet } from '../../src/node/devnet.ts'
 import { buildVideoChunks, P2PNode } from '../../src/p2p/index.ts'
-import { bytesToHex, encodeVideoChunk } from '../../src/types/index.ts'
+import {
+  bytesToHex,
+  encodeVideoChunk,
+  encodeVideoChunkHeader,
+  VIDEO_CHUNK_VERSION,
+  type VideoChunk,
+} from '../../src/types/index.ts'
 
 await initBlake3()
 
@@ -34,6 +40,7 @@ interface PageSlot {
   played: boolean
   playedHash: string | null
   playedSigner: string | null
+  playedChunks: number | null
   notPlayed: string | null
   refusals: { code: string; signer: string | null; contentId: string | null; index: number | null }[]
   notes: string[]
@@ -48,24 +55,26 @@ interface PagePlayback {
 }
 
 const slotsOf = (page: Page) =>
-  page.evaluate(() => (globalThis as unknown as { nsnViewer: { slots(): unknown } }).nsnViewer.slots()) as Promise<
-    PageSlot[]
-  >
+  page.evaluate(() =>
+    (globalThis as unknown as { nsnViewer: { slots(): unknown } }).nsnViewer.slots(),
+  ) as Promise<PageSlot[]>
 
 const playbackOf = (page: Page) =>
   page.evaluate(() => {
     const v = document.getElementById('video') as HTMLVideoElement
     const q = v.getVideoPlaybackQuality()
-    const p = (globalThis as unknown as { nsnViewer: { playback(): unknown } }).nsnViewer.playback()
+    const p = (globalThis as unknown as { nsnViewer: { playback(): object } }).nsnViewer.playback()
     return {
-      ...(p as object),
+      ...p,
       frames: q.totalVideoFrames,
       dropped: q.droppedVideoFrames,
       paused: v.paused,
       readyState: v.readyState,
       mediaError: v.error?.message ?? null,
     }
-  }) as Promise<PagePlayback & { frames: number; dropped: number; paused: boolean; mediaError: string | null }>
+  }) as unknown as Promise<
+    PagePlayback & { frames: number; dropped: number; paused: boolean; mediaError: string | null }
+  >
 
 /** Poll `probe` until `done` holds; on timeout, fail with what was seen last. */
 async function waitUntil<T>(
@@ -214,7 +223,10 @@ describe('viewer end to end: devnet + headless Chromium', {
         const s = slots.find((x) => x.slot === n)!
         assert.equal(s.certified, true, `slot ${n} certificate`)
         assert.equal(s.played, true, `slot ${n} played`)
-        assert.ok(s.playedHash !== null && fin.contentHashes.has(s.playedHash), `slot ${n} played uncertified bytes`)
+        assert.ok(
+          s.playedHash !== null && fin.contentHashes.has(s.playedHash),
+          `slot ${n} played uncertified bytes`,
+        )
         assert.ok(s.prompt.length > 0, `slot ${n} has no prompt`)
         assert.equal(s.refusals.length, 0, `slot ${n} refusals: ${JSON.stringify(s.refusals)}`)
         // The table says the same thing as the page's state.
@@ -297,15 +309,14 @@ describe('viewer end to end: devnet + headless Chromium', {
       expected.push('NOT_CERTIFIED')
       // 2. Claims the certified content, signed by a certifying member, with other bytes.
       if (conflictMember !== undefined) {
-        const total = playbackBefore.appended.find((a) => a.slot === slotNo)!.bytes
-        const chunks = Math.max(1, Math.ceil(total / (1024 * 1024)))
-        const bogus = new Uint8Array(1000).fill(0x42)
-        const [c] = buildVideoChunks(playedHash, slot, bogus, keys.get(conflictMember.signer)!)
-        const chunk = { ...c!, header: { ...c!.header, total_chunks: chunks } }
-        const signed = buildVideoChunks(playedHash, slot, bogus, keys.get(conflictMember.signer)!)[0]!
-        // Re-sign with the real total so that the header signature stays valid.
-        const resigned = resignHeader(chunk, keys.get(conflictMember.signer)!) ?? signed
-        await injector.publish('video', encodeVideoChunk(resigned))
+        const forged = signedChunk(keys.get(conflictMember.signer)!, {
+          slot,
+          contentId: playedHash,
+          index: 0,
+          total: before.playedChunks!,
+          payload: new Uint8Array(1000).fill(0x42),
+        })
+        await injector.publish('video', encodeVideoChunk(forged))
         expected.push('CONFLICT')
       } else t.diagnostic('no second member certified the played content: CONFLICT case skipped')
       // 3. An elected director outside the certificate.
@@ -352,6 +363,29 @@ describe('viewer end to end: devnet + headless Chromium', {
     }
   })
 })
+
+/** A chunk with a header of our choosing, correctly signed by `key` (relays check only the signature). */
+function signedChunk(
+  key: NodeKey,
+  c: { slot: bigint; contentId: string; index: number; total: number; payload: Uint8Array },
+): VideoChunk {
+  const header = {
+    version: VIDEO_CHUNK_VERSION,
+    slot: c.slot,
+    content_id: c.contentId,
+    chunk_index: c.index,
+    total_chunks: c.total,
+    timestamp_ms: BigInt(Date.now()),
+    is_keyframe: c.index === 0,
+    payload_hash: blake3(c.payload),
+  }
+  return {
+    header,
+    payload: c.payload,
+    signer: key.publicKeyProto,
+    signature: key.sign(encodeVideoChunkHeader(header)),
+  }
+}
 
 async function waitForFinished(devnet: Devnet, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined

@@ -505,6 +505,7 @@ function connect(): void {
       played: v.played !== null,
       playedHash: v.playedHash,
       playedSigner: v.playedSigner,
+      playedChunks: v.played?.total ?? null,
       notPlayed: v.notPlayed,
       refusals: v.refusals.map((r) => ({ ...r })),
       notes: [...v.notes],

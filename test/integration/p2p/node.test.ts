@@ -59,6 +59,11 @@ describe('publish errors', { timeout: 30_000 }, () => {
       'OVERSIZE',
       'video over the GossipSub send cap',
     )
+    // A second node on the same TCP port cannot start, and is left stopped (nothing leaks).
+    const port = addrOf(node, 'tcp').split('/')[4]
+    const clash = new P2PNode({ key: await testKey(21), listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+    await assert.rejects(clash.start())
+    assert.equal(clash.started, false)
     await node.stop()
     await expectRejectedWithCode(
       node.publish('tasks', new Uint8Array(1)),

@@ -1,40 +1,9 @@
-// Browser stand-in for src/crypto/blake3.ts: hash-wasm only (no native addon in a browser).
+// Browser stand-in for src/crypto/blake3.ts: the WASM path only (no native addon in a browser).
 // The page awaits initBlake3() once before verifying anything.
-import { createBLAKE3 } from 'hash-wasm'
+import { type Blake3, createWasmBlake3 } from '../../../src/crypto/blake3-wasm.ts'
 
-export interface Blake3Hasher {
-  update(data: Uint8Array): Blake3Hasher
-  digest(): Uint8Array
-}
-
-export interface Blake3 {
-  readonly kind: 'native' | 'wasm'
-  hash(data: Uint8Array): Uint8Array
-  createHasher(): Blake3Hasher
-}
-
-export async function createWasmBlake3(): Promise<Blake3> {
-  const h = await createBLAKE3()
-  return {
-    kind: 'wasm',
-    hash: (data) => h.init().update(data).digest('binary'),
-    createHasher: () => {
-      const parts: Uint8Array[] = []
-      const hasher: Blake3Hasher = {
-        update: (data) => {
-          parts.push(data)
-          return hasher
-        },
-        digest: () => {
-          h.init()
-          for (const p of parts) h.update(p)
-          return h.digest('binary')
-        },
-      }
-      return hasher
-    },
-  }
-}
+export type { Blake3, Blake3Hasher } from '../../../src/crypto/blake3-wasm.ts'
+export { createWasmBlake3 }
 
 let active: Blake3 | null = null
 
