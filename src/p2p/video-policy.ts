@@ -35,6 +35,8 @@ export interface RelayVideoPolicyOptions {
   maxTrackedSlots?: number
 }
 
+const CONTENT_ID = /^[0-9a-f]{64}$/
+
 /** An election source that names the same keys for every slot (tests, fixed devnets). */
 export function staticElection(keys: readonly Uint8Array[]): ElectedForSlot {
   const copy = [...keys]
@@ -81,6 +83,13 @@ export class RelayVideoPolicy implements VideoChunkPolicy {
     const signer = bytesToHex(chunk.signer)
     if (!elected.some((k) => bytesToHex(k) === signer)) {
       rejectWith('UNAUTHORISED_SIGNER', `signer: not a director elected for slot ${h.slot}`)
+    }
+    // §6: content_id = hex(content_hash), 64 lowercase hex digits; anything else names no video.
+    if (!CONTENT_ID.test(h.content_id)) {
+      rejectWith(
+        'BAD_CONTENT_ID',
+        'header.content_id: must be 64 lowercase hex digits (hex of the BLAKE3 content hash)',
+      )
     }
     // §6: at most ceil(max_video_bytes / chunk_size) chunks per content id. total_chunks is signed,
     // so a larger value is the director's own claim of breaking the bound: every relay agrees.

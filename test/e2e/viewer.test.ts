@@ -145,7 +145,11 @@ describe('viewer end to end: devnet + headless Chromium', {
   /** The finalised slots, and what the chain says was certified for each. */
   const finals = new Map<string, { contentHashes: Set<string> }>()
 
+  /** Helpers the runner already had (tsx's esbuild service): not ours to stop. */
+  let preexisting = new Set<number>()
+
   before(async () => {
+    preexisting = new Set(descendants(process.pid).map((d) => d.pid))
     dataDir = await mkdtemp(join(tmpdir(), 'nsn-e2e-viewer-'))
     devnet = new Devnet({ dataDir, reset: true, slots: SLOTS, directors: 5, viewerPort: 0 })
     await devnet.start()
@@ -192,7 +196,7 @@ describe('viewer end to end: devnet + headless Chromium', {
     const left = await waitUntil(
       'child processes to end',
       10_000,
-      async () => descendants(process.pid),
+      async () => descendants(process.pid).filter((d) => !preexisting.has(d.pid)),
       (d) => d.length === 0,
     ).catch((err: Error) => err)
     if (failed) console.log(`# devnet data and logs kept in ${dataDir}`)

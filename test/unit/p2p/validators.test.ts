@@ -40,17 +40,27 @@ describe('video chunks', async () => {
   const [director, other, outsider] = await testKeys(3)
   const elected = staticElection([director!.publicKeyProto, other!.publicKeyProto])
   const video = Uint8Array.from({ length: 3000 }, (_, i) => i % 251)
-  const chunksOf = (contentId: string, slot = 5n, key = director!, chunkSize = 1000) =>
-    buildVideoChunks(contentId, slot, video, key, { chunkSize })
+  // content ids are hex(content_hash): a short tag is padded to 64 hex digits
+  const id = (tag: string) => tag.padEnd(64, '0')
+  const chunksOf = (tag: string, slot = 5n, key = director!, chunkSize = 1000) =>
+    buildVideoChunks(id(tag), slot, video, key, { chunkSize })
   const policy = () => new RelayVideoPolicy({ electedForSlot: elected, maxVideoBytes: 4000, chunkSize: 1000 })
   const validate = (p: VideoChunkPolicy, c: VideoChunk) =>
     validateVideoChunk({ policy: p }, encodeVideoChunk(c))
+
+  it('rejects a content id that is not hex(content_hash) (§6)', () => {
+    expectRefused(
+      () => validate(policy(), buildVideoChunks('not-a-hash', 5n, video, director!)[0]!),
+      'reject',
+      'BAD_CONTENT_ID',
+    )
+  })
 
   it('accepts a signed chunk from an elected director, with no certificate known (§6)', () => {
     const p = policy()
     const chunk = chunksOf('aa')[0]!
     const out = validate(p, chunk)
-    assert.equal(out.header.content_id, 'aa')
+    assert.equal(out.header.content_id, id('aa'))
     assert.deepEqual(out.payload, chunk.payload)
   })
 
@@ -93,7 +103,10 @@ describe('video chunks', async () => {
     const [first] = chunksOf('ee')
     validate(p, first!)
     expectRefused(() => validate(p, first!), 'ignore', 'DUPLICATE', 'same bytes')
-    const resigned = buildVideoChunks('ee', 5n, video, director!, { chunkSize: 1000, timestampMs: 1n })[0]!
+    const resigned = buildVideoChunks(id('ee'), 5n, video, director!, {
+      chunkSize: 1000,
+      timestampMs: 1n,
+    })[0]!
     expectRefused(() => validate(p, resigned), 'ignore', 'DUPLICATE', 're-signed copy')
     assert.doesNotThrow(() => validate(p, chunksOf('ee', 6n)[0]!), 'same index in another slot')
   })
@@ -114,18 +127,18 @@ describe('video chunks', async () => {
     const p = policy() // 4000 / 1000 = 4 chunks per content id
     assert.equal(p.maxChunksPerContent, 4)
     const big = Uint8Array.from({ length: 5000 }, (_, i) => i % 7)
-    const chunks = buildVideoChunks('ff', 5n, big, director!, { chunkSize: 1000 })
+    const chunks = buildVideoChunks(id('ff'), 5n, big, director!, { chunkSize: 1000 })
     assert.equal(chunks[0]!.header.total_chunks, 5)
     expectRefused(() => validate(p, chunks[0]!), 'reject', 'TOO_MANY_CHUNKS')
   })
 
   it('ignores chunks of a slot older than every tracked slot once the table is full', () => {
     const p = new RelayVideoPolicy({ electedForSlot: elected, maxTrackedSlots: 2 })
-    validate(p, chunksOf('h1', 10n)[0]!)
-    validate(p, chunksOf('h1', 11n)[0]!)
-    expectRefused(() => validate(p, chunksOf('h1', 9n)[0]!), 'ignore', 'STALE')
-    assert.doesNotThrow(() => validate(p, chunksOf('h1', 12n)[0]!), 'a newer slot evicts the oldest')
-    expectRefused(() => validate(p, chunksOf('h1', 10n)[1]!), 'ignore', 'STALE')
+    validate(p, chunksOf('a1', 10n)[0]!)
+    validate(p, chunksOf('a1', 11n)[0]!)
+    expectRefused(() => validate(p, chunksOf('a1', 9n)[0]!), 'ignore', 'STALE')
+    assert.doesNotThrow(() => validate(p, chunksOf('a1', 12n)[0]!), 'a newer slot evicts the oldest')
+    expectRefused(() => validate(p, chunksOf('a1', 10n)[1]!), 'ignore', 'STALE')
   })
 
   it('refuses a bad policy configuration', () => {
