@@ -15,7 +15,7 @@ import {
   type VideoChunk,
 } from '../../src/types/index.ts'
 import { cosineMean, sniffMime } from './media.ts'
-import { ContentAssembly, certifiedMember, type RefusalCode } from './slot-content.ts'
+import { ContentAssembly, certifiedMember, REFUSAL_TEXT, type RefusalCode } from './slot-content.ts'
 
 /** Bounds on what an unverified peer can make the page hold (PROTOCOL.md §6: bounded buffer). */
 const MAX_SLOTS_TRACKED = 16
@@ -231,7 +231,9 @@ function render(v: SlotView): void {
           : status
   const refusalText =
     v.refusals.length > 0
-      ? `refused ${v.refusals.length} chunk(s): ${[...new Set(v.refusals.map((r) => r.code))].join(', ')}`
+      ? `refused ${v.refusals.length} chunk(s): ${[...new Set(v.refusals.map((r) => r.code))]
+          .map((c) => `${REFUSAL_TEXT[c]} (${c})`)
+          .join(', ')}`
       : ''
   const cells = [
     v.slot.toString(),

@@ -29,6 +29,25 @@ export type RefusalCode =
   /** More chunks before the certificate than the page buffers. */
   | 'BUFFER_FULL'
 
+/** What the page says about each refusal, next to its code. */
+export const REFUSAL_TEXT: Record<RefusalCode, string> = {
+  MALFORMED: 'malformed',
+  UNSUPPORTED_VERSION: 'unsupported version',
+  BAD_INDEX: 'bad index',
+  BAD_CONTENT_ID: 'bad content id',
+  BAD_SIGNER: 'bad signer key',
+  BAD_HASH: 'payload hash mismatch',
+  BAD_SIGNATURE: 'bad signature',
+  CHUNK_SIZE: 'bad chunk size',
+  NOT_ELECTED: 'signer not elected',
+  NOT_MEMBER: 'signer not in the certificate',
+  NOT_CERTIFIED: 'content not certified',
+  CONFLICT: 'differs from the certified bytes',
+  TOTAL_MISMATCH: 'inconsistent chunk count',
+  CONTENT_HASH: 'video hash mismatch',
+  BUFFER_FULL: 'buffer full',
+}
+
 export type MemberCheck = { member: CertificateMember } | { refusal: 'NOT_MEMBER' | 'NOT_CERTIFIED' }
 
 /** The certificate member that vouches for `chunk` (signer is a member, content_id = hex(its content_hash)). */
