@@ -132,7 +132,7 @@ function descendants(root: number): { pid: number; cmd: string }[] {
 
 describe('viewer end to end: devnet + headless Chromium', {
   skip: CHROMIUM === undefined ? 'no Chromium installed' : false,
-  timeout: 170_000,
+  timeout: 200_000,
 }, () => {
   let dataDir = ''
   let devnet: Devnet | null = null
@@ -360,6 +360,61 @@ describe('viewer end to end: devnet + headless Chromium', {
       const notes = (await row.locator('[data-testid="notes"]').textContent()) ?? ''
       for (const code of expected) assert.ok(notes.includes(code), `notes cell lacks ${code}: ${notes}`)
       t.diagnostic(`slot ${slotNo} refused: ${s.refusals.map((r) => `${r.code}(${r.signer})`).join(' ')}`)
+      assert.deepEqual(pageErrors, [])
+    } catch (err) {
+      failed = true
+      throw err
+    }
+  })
+
+  test('a tampered chunk that arrives before its certificate waits, is refused, and the slot plays its certified video', async (t) => {
+    try {
+      assert.ok(injector !== null, 'needs the injector of the previous test')
+      // The network keeps going after the two slots: the slot after the current one has its
+      // recipe already, and its certificate is at least a slot away.
+      const target = devnet!.view.slot! + 1n
+      const key = await NodeKey.load(join(dataDir, 'director-0', 'node.key'))
+      const fake = new Uint8Array(8192).map((_, i) => (i * 17 + 3) & 0xff)
+      const [early] = buildVideoChunks(bytesToHex(blake3(fake)), target, fake, key)
+      await injector.publish('video', encodeVideoChunk(early!))
+      const waiting = await waitUntil(
+        `slot ${target} to hold the early chunk before its certificate`,
+        10_000,
+        () => slotsOf(page!),
+        (s) => s.some((x) => x.slot === target.toString()),
+      )
+      const seen = waiting.find((x) => x.slot === target.toString())!
+      assert.equal(seen.certified, false, `slot ${target} was certified before the injection landed`)
+
+      const slots = await waitUntil(
+        `slot ${target} to be certified, the early chunk refused, and the certified video played`,
+        45_000,
+        () => slotsOf(page!),
+        (s) => {
+          const x = s.find((y) => y.slot === target.toString())
+          return x?.status === 'verified' && x.refusals.some((r) => r.code === 'NOT_CERTIFIED')
+        },
+      )
+      const s = slots.find((x) => x.slot === target.toString())!
+      assert.equal(s.played, true)
+      assert.ok(s.members!.some((m) => m.contentHash === s.playedHash))
+      assert.notEqual(s.playedHash, bytesToHex(blake3(fake)))
+      // The chain agrees on what was certified (submitted; finality follows the challenge period).
+      const result = await waitUntil(
+        `the chain to hold slot ${target}'s result`,
+        15_000,
+        () => chain!.slotResult(target),
+        (r) => r !== null,
+      )
+      assert.ok(result!.certificate.members.some((m) => bytesToHex(m.content_hash) === s.playedHash))
+      const playback = await playbackOf(page!)
+      assert.deepEqual(
+        playback.appended.filter((a) => a.slot === target.toString()).map((a) => a.hash),
+        [s.playedHash],
+      )
+      t.diagnostic(
+        `slot ${target}: refused ${s.refusals.map((r) => r.code).join(' ')}; played ${s.playedHash}`,
+      )
       assert.deepEqual(pageErrors, [])
     } catch (err) {
       failed = true

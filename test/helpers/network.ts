@@ -428,6 +428,8 @@ export interface ObservedSlot {
   commits: Map<string, number>
   /** The first certificate that verified against the chain's elected set. */
   certificate: { certificate: Certificate; canonicalHash: Uint8Array; atMs: number } | null
+  /** Canonical hashes (hex) of every certificate that verified: more than one is a safety failure. */
+  validCertificates: Set<string>
   /** Chunks seen on the video topic, by `${signer}|${contentId}`. */
   chunks: Map<string, ObservedChunkSource>
   complete: (CompletedSlot & { atMs: number }) | null
@@ -507,7 +509,7 @@ export class SlotObserver {
       else if (signal.kind === 'Commit') {
         const s = this.slot(signal.value.slot)
         s.commits.set(bytesToHex(signal.value.signer), Date.now())
-      } else void this.onCertificate(signal.value)
+      } else this.onCertificate(signal.value)
     })
     this.p2p.subscribeDecoded('video', (chunk) => this.onChunk(chunk))
     this.p2p.subscribeDecoded('challenges', (evidence) => this.evidence.push({ evidence, atMs: Date.now() }))
@@ -531,6 +533,7 @@ export class SlotObserver {
         proposals: new Map(),
         commits: new Map(),
         certificate: null,
+        validCertificates: new Set(),
         chunks: new Map(),
         complete: null,
       }
@@ -547,10 +550,10 @@ export class SlotObserver {
     s.proposals.set(k, list)
   }
 
-  private async onCertificate(cert: Certificate): Promise<void> {
+  private onCertificate(cert: Certificate): void {
     const atMs = Date.now()
     const s = this.slot(cert.slot)
-    if (s.certificate !== null) return
+    // Every certificate is checked (not only the first), so forged ones are seen being refused.
     const elected = this.init.elected(cert.epoch)
     let canonicalHash: Uint8Array
     try {
@@ -569,6 +572,8 @@ export class SlotObserver {
       this.rejectedCertificates.push({ slot: cert.slot, code: err.code, atMs })
       return
     }
+    s.validCertificates.add(bytesToHex(canonicalHash))
+    if (s.certificate !== null) return
     s.certificate = { certificate: cert, canonicalHash, atMs }
     const waiting = this.buffered.get(cert.slot) ?? []
     this.buffered.delete(cert.slot)
