@@ -189,7 +189,7 @@ export interface TestNetworkOptions {
 /**
  * A devnet in a fresh temporary folder with this process's own chain client (every event recorded
  * with its arrival time) and, by default, a SlotObserver. `stop()` always ends everything, checks that
- * no process is left, and removes the folder (kept with NSN_KEEP_TEST_DATA=1).
+ * no process is left, and removes the folder (kept with KEEP_NETWORK_TEST_DATA=1).
  */
 export class TestNetwork {
   readonly events: TimedChainEvent[] = []
@@ -400,7 +400,7 @@ export class TestNetwork {
         // already gone
       }
     }
-    if (process.env.NSN_KEEP_TEST_DATA !== '1') await rm(this.dataDir, { recursive: true, force: true })
+    if (process.env.KEEP_NETWORK_TEST_DATA !== '1') await rm(this.dataDir, { recursive: true, force: true })
     if (running.length > 0 || stray.length > 0) {
       throw new Error(
         `processes left after stop: ${[...running.map((p) => p.name), ...stray.map((s) => `${s.pid} ${s.cmd}`)].join('; ')}`,
