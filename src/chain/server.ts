@@ -28,7 +28,7 @@ import {
   submitOutcomeToJson,
   submitTxToJson,
 } from './rpc.ts'
-import type { AccountRecord, ChainState, SealedBlock } from './state.ts'
+import { accountToJson, type ChainState, type SealedBlock } from './state.ts'
 import { ChainStore, type Recovery } from './store.ts'
 
 export interface DevChainComponents {
@@ -52,19 +52,6 @@ interface Connection {
 }
 
 type JsonRpcId = string | number | null
-
-function accountToJson(a: AccountRecord): Record<string, unknown> {
-  return {
-    account: hex(a.account),
-    peer: hex(a.peer),
-    role: a.role,
-    region: a.region,
-    stake: a.stake.toString(),
-    nonce: a.nonce,
-    reputation: a.reputation.toString(),
-    registeredBlock: a.registeredBlock.toString(),
-  }
-}
 
 export class DevChainServer {
   readonly host: string

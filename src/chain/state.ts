@@ -23,6 +23,20 @@ import {
   txHash,
 } from './signing.ts'
 
+/** An account's JSON form: the `nsn_getAccount` answer and its snapshot record. */
+export function accountToJson(a: AccountRecord): Record<string, unknown> {
+  return {
+    account: hex(a.account),
+    peer: hex(a.peer),
+    role: a.role,
+    region: a.region,
+    stake: a.stake.toString(),
+    nonce: a.nonce,
+    reputation: a.reputation.toString(),
+    registeredBlock: a.registeredBlock.toString(),
+  }
+}
+
 export interface AccountRecord {
   account: Uint8Array
   peer: Uint8Array
@@ -518,16 +532,7 @@ export class ChainState {
       seq: this.seq,
       best: this.best.toString(),
       bestHash: hex(this.bestHash),
-      accounts: [...this.accounts.values()].map((a) => ({
-        account: hex(a.account),
-        peer: hex(a.peer),
-        role: a.role,
-        region: a.region,
-        stake: a.stake.toString(),
-        nonce: a.nonce,
-        reputation: a.reputation.toString(),
-        registeredBlock: a.registeredBlock.toString(),
-      })),
+      accounts: [...this.accounts.values()].map(accountToJson),
       epochs: [...this.epochs.values()].map((e) => ({
         epoch: e.epoch.toString(),
         directors: e.directors.map(hex),
