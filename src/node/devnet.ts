@@ -112,7 +112,7 @@ export class Devnet {
   private pollTimer: NodeJS.Timeout | null = null
   private readonly published = new Set<bigint>()
   readonly view: DevnetView
-  /** Director processes in start order (skipped directors have none). */
+  /** Running director processes in index order (skipped directors have none; a restart replaces its entry). */
   readonly directorProcs: NsnProcess<NodeReady>[] = []
   private readonly byIndex = new Map<number, NsnProcess<NodeReady>>()
   private readonly directorArgs = new Map<number, string[]>()
@@ -292,7 +292,7 @@ export class Devnet {
 
   /**
    * Start director `index` again after it exited (crash tests): same data folder, key and settings,
-   * dialling every director that is up. Throws when it is still running or was never started.
+   * dialling every other director. Throws when it is still running or was never started.
    */
   async restartDirector(index: number): Promise<NsnProcess<NodeReady>> {
     const prev = this.byIndex.get(index)

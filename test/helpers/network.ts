@@ -22,8 +22,11 @@ import { P2PNode, verifyVideoChunk } from '../../src/p2p/index.ts'
 import {
   bytesToHex,
   type Certificate,
+  decodeBftSignal,
+  decodeEquivocationEvidence,
   type EquivocationEvidence,
   encodeRecipe,
+  equalBytes,
   type Proposal,
   type Recipe,
   type VideoChunk,
@@ -92,7 +95,14 @@ export interface NodeStatusJson {
   peerId: string
   role: 'director' | 'viewer'
   chain: { networkId: string; bestBlock: string | null; epoch: string | null; slot: string | null }
-  p2p: { peers: number; topics: Record<string, { meshPeers: string[]; subscribers: number }> }
+  p2p: {
+    peers: number
+    topics: Record<string, { meshPeers: string[]; subscribers: number }>
+    /** GossipSub score of each connected peer (by PeerId). */
+    scores: Record<string, number>
+    /** Validation outcomes per topic. */
+    validation: Partial<Record<string, { accept: number; reject: number; ignore: number }>>
+  }
   director: {
     stateText: string
     inflightSlots: string[]
@@ -504,15 +514,33 @@ export class SlotObserver {
   }
 
   async start(): Promise<void> {
-    this.p2p.subscribeDecoded('bft', (signal) => {
-      if (signal.kind === 'Proposal') this.onProposal(signal.value)
-      else if (signal.kind === 'Commit') {
-        const s = this.slot(signal.value.slot)
-        s.commits.set(bytesToHex(signal.value.signer), Date.now())
-      } else this.onCertificate(signal.value)
+    // BFT and challenge messages are recorded in the validator and never relayed ('ignore'): an
+    // instrument must not change the network, and relaying a forged certificate that directors
+    // reject would get it graylisted (GossipSub P4) and cut off from the honest traffic it measures.
+    this.p2p.subscribe('bft', () => {})
+    this.p2p.setValidator('bft', (data) => {
+      try {
+        const signal = decodeBftSignal(data)
+        if (signal.kind === 'Proposal') this.onProposal(signal.value)
+        else if (signal.kind === 'Commit') {
+          const s = this.slot(signal.value.slot)
+          s.commits.set(bytesToHex(signal.value.signer), Date.now())
+        } else this.onCertificate(signal.value)
+      } catch {
+        // undecodable: nothing to record
+      }
+      return 'ignore'
+    })
+    this.p2p.subscribe('challenges', () => {})
+    this.p2p.setValidator('challenges', (data) => {
+      try {
+        this.evidence.push({ evidence: decodeEquivocationEvidence(data), atMs: Date.now() })
+      } catch {
+        // undecodable: nothing to record
+      }
+      return 'ignore'
     })
     this.p2p.subscribeDecoded('video', (chunk) => this.onChunk(chunk))
-    this.p2p.subscribeDecoded('challenges', (evidence) => this.evidence.push({ evidence, atMs: Date.now() }))
     this.p2p.subscribeDecoded('recipes', (recipe) => {
       const slot = recipe.slot_params.slot_number
       if (!this.recipes.has(slot))
@@ -546,6 +574,7 @@ export class SlotObserver {
     const s = this.slot(p.slot)
     const k = bytesToHex(p.signer)
     const list = s.proposals.get(k) ?? []
+    if (list.some((x) => equalBytes(x.proposal.signature, p.signature))) return
     list.push({ proposal: p, atMs: Date.now() })
     s.proposals.set(k, list)
   }
