@@ -14,7 +14,7 @@ import {
   SubstrateChainClient,
 } from '../chain/index.ts'
 import { initBlake3, NodeKey, publicKeyFromId } from '../crypto/index.ts'
-import { createLane0Metrics, DirectorService } from '../lane0/index.ts'
+import { BftParticipant, createLane0Metrics, DirectorService } from '../lane0/index.ts'
 import {
   type AuthorisedAuthors,
   authorsFromElection,
@@ -23,7 +23,7 @@ import {
   P2PNode,
   RelayVideoPolicy,
 } from '../p2p/index.ts'
-import { EpochTracker } from '../scheduler/index.ts'
+import { EpochTracker, SlotClock } from '../scheduler/index.ts'
 import { SidecarClient, SidecarServer } from '../sidecar/index.ts'
 import { bytesToHex } from '../types/index.ts'
 import { ConfigError, type NodeConfig } from './config.ts'
@@ -91,6 +91,52 @@ function recipeAuthors(config: NodeConfig, electedForSlot: ElectedForSlot): Auth
     const elected = config.lane0.epochDirectorsAreAuthors ? fromElection(slot) : new Set<string>()
     if (elected === null) return extra.length > 0 ? new Set(extra) : null
     return new Set([...elected, ...extra])
+  }
+}
+
+/**
+ * A node that is not a director still relays /nsn/bft/1.0.0 and /nsn/challenges/1.0.0, so it must
+ * validate them fully before forwarding (PROTOCOL.md §2): with decode-only checks it would forward
+ * forged certificates and be graylisted by the directors, cutting its viewers off. A BftParticipant
+ * that never proposes installs exactly the directors' validators. Returns its stop function.
+ */
+function observeBft(parts: {
+  key: NodeKey
+  p2p: P2PNode
+  tracker: EpochTracker
+  chainInfo: ChainInfo
+  config: NodeConfig
+  logger: Logger
+}): () => void {
+  const { tracker, chainInfo, config } = parts
+  const bft = new BftParticipant(
+    { gossip: parts.p2p, key: parts.key, logger: parts.logger },
+    {
+      networkId: chainInfo.genesisHash,
+      slotClock: SlotClock.fromChainInfo(chainInfo),
+      quorum: chainInfo.quorum,
+      similarityThreshold: config.lane0.similarityThreshold,
+      embeddingNormTolerance: config.lane0.embeddingNormTolerance,
+      bftLateSlots: config.lane0.bftLateSlots,
+      bftMaxRounds: config.lane0.bftMaxRounds,
+    },
+  )
+  const epoch = tracker.currentEpoch
+  if (epoch !== null) {
+    for (const e of [epoch, epoch + 1n]) {
+      const d = tracker.directors(e)
+      if (d !== undefined) bft.setElected(e, d)
+    }
+  }
+  if (tracker.currentSlot !== null) bft.setCurrentSlot(tracker.currentSlot)
+  const off = tracker.events.on('epoch', (ev) => {
+    if (ev.type === 'SlotStarted') bft.setCurrentSlot(ev.slot)
+    else if ('directors' in ev) bft.setElected(ev.epoch, ev.directors)
+  })
+  bft.start()
+  return () => {
+    off()
+    bft.stop()
   }
 }
 
@@ -224,6 +270,8 @@ export class NsnNode {
         const d = director
         stops.push(() => d.stop({ finishSlot: false }))
       }
+
+      if (director === null) stops.push(observeBft({ key, p2p, tracker, chainInfo, config, logger: nodeLog }))
 
       const feed = new ViewerFeed(
         { gossip: p2p, logger: nodeLog },

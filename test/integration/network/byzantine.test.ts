@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import type { SubmitOutcome } from '../../../src/chain/index.ts'
 import { blake3, NodeKey, verifyProposalSignature } from '../../../src/crypto/index.ts'
 import { bytesToHex, type Certificate, equalBytes, type Proposal } from '../../../src/types/index.ts'
-import { fetchMetric, TestNetwork, waitFor } from '../../helpers/network.ts'
+import { fetchMetric, fetchStatus, TestNetwork, waitFor } from '../../helpers/network.ts'
 import { ByzantineDirector, forgeCertificates, otherVideo, randomEmbedding } from './adversary.ts'
 
 const HONEST = [0, 1, 2]
@@ -113,7 +113,13 @@ describe('network: two Byzantine directors, three honest', () => {
         networkId: n.networkId,
         // Directly connected to the observer too: forged certificates that honest directors refuse
         // to forward still reach the viewer, which must refuse them itself.
-        bootstrap: [...n.devnet.directorAddrs.values(), ...n.observer!.p2p.multiaddrs()],
+        // And to the devnet's viewer node, a relay that is not a director: it must refuse forged BFT
+        // messages itself rather than forward them (and be graylisted by the directors for it).
+        bootstrap: [
+          ...n.devnet.directorAddrs.values(),
+          ...n.observer!.p2p.multiaddrs(),
+          ...n.devnet.viewerProc!.ready.listen.filter((a) => !a.includes('/ws')),
+        ],
         slotsPerEpoch: n.info!.slotsPerEpoch,
         elected: (epoch) => n.elected.get(epoch) ?? null,
         recipeAuthors: authors,
@@ -235,6 +241,29 @@ describe('network: two Byzantine directors, three honest', () => {
       assert.ok(honestHex.has(bytesToHex(result.submitter)), `slot ${slot}: submitted by an honest director`)
       assert.equal(n.submittedEvents(slot).length, 1, `slot ${slot}: one result recorded`)
     }
+  })
+
+  test('the viewer node refuses forged BFT messages and keeps receiving honest ones', {
+    timeout: 30_000,
+  }, async () => {
+    const n = net!
+    const viewer = n.devnet.viewerProc!.ready.http
+    const before = await fetchStatus(viewer)
+    const bft = before.p2p.validation.bft
+    assert.ok(
+      (bft?.reject ?? 0) >= 1,
+      `the viewer node rejected forged BFT messages (${JSON.stringify(bft)})`,
+    )
+    const accepted = bft?.accept ?? 0
+    assert.ok(accepted >= 1, 'it accepted honest BFT messages')
+    await waitFor(
+      'the viewer node to accept more honest BFT messages',
+      async () => {
+        const now = (await fetchStatus(viewer)).p2p.validation.bft?.accept ?? 0
+        return now > accepted ? now : undefined
+      },
+      { timeoutMs: 20_000 },
+    )
   })
 
   test('the equivocation evidence is published on /nsn/challenges/1.0.0', { timeout: 30_000 }, async () => {
