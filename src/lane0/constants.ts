@@ -1,6 +1,6 @@
 // Every Lane 0 default in one place (STYLE.md 4): the config schema, CLI help and docs read them from
 // here. Values cite PROTOCOL.md; the rest are operational choices written down in docs/lane0.md.
-import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_PAYLOAD_BYTES } from '../types/index.ts'
+import { DEFAULT_CHUNK_SIZE, EMBEDDING_NORM_TOLERANCE, MAX_CHUNK_PAYLOAD_BYTES } from '../types/index.ts'
 import { Lane0ConfigError } from './errors.ts'
 
 export const LANE0_DEFAULTS = {
@@ -15,7 +15,7 @@ export const LANE0_DEFAULTS = {
   /** Commit collection window after the decision, ms (PROTOCOL.md §5: = bft_timeout_ms). */
   commitTimeoutMs: 5000,
   /** Embedding L2 norm must be within this of 1 (PROTOCOL.md §5 step 2). */
-  embeddingNormTolerance: 1e-3,
+  embeddingNormTolerance: EMBEDDING_NORM_TOLERANCE,
   /** BFT messages for up to this many slots before the current one are still accepted (late). */
   bftLateSlots: 1,
   /** At most this many slots of BFT state are kept (early messages are buffered in them). */

@@ -1,5 +1,5 @@
 // Public surface of src/sidecar: the ExecuteTask contract, the gRPC server that runs plugins, the
-// gRPC client, manifests and policy, the progress-line format, and the vortex-lane0 output parser.
+// gRPC client, manifests and policy, the progress-line format, and the vortex-lane0 plugin contract.
 export * from './client.ts'
 export * from './constants.ts'
 export * from './manifest.ts'

@@ -1,20 +1,31 @@
-// The vortex-lane0 plugin's contract as the director sees it: building the ExecuteTask request for a
-// recipe, and parsing/validating the plugin's output (video file or inline base64, 512-d embedding,
-// hashes). Lane 0's VortexClient uses these; the generator itself lives in plugins/vortex-lane0.
-import { readFile, stat } from 'node:fs/promises'
+// The vortex-lane0 plugin's contract as the director sees it, in one place: the ExecuteTask request for
+// a recipe, and the checks on the plugin's output (video file or inline base64, audio in its forms,
+// 512-d embedding, hashes). Lane 0's VortexClient calls these; the generator lives in plugins/vortex-lane0.
+import { open } from 'node:fs/promises'
 import { blake3 } from '../crypto/index.ts'
-import { bytesToHex, EMBEDDING_DIM, hexToBytes, type Recipe, RecipeCodec } from '../types/index.ts'
+import {
+  bytesToHex,
+  EMBEDDING_DIM,
+  EMBEDDING_NORM_TOLERANCE,
+  hexToBytes,
+  type Recipe,
+  RecipeCodec,
+} from '../types/index.ts'
 import { DEFAULT_CALL_TIMEOUT_MS } from './constants.ts'
 import { type ExecuteTaskRequest, SidecarError } from './types.ts'
 
 export const VORTEX_PLUGIN_NAME = 'vortex-lane0'
+/** Sidecar lane of Lane 0 tasks. */
+export const VORTEX_LANE = 0
 /** Largest video a director accepts from its generator (PROTOCOL.md §2: a video message ≤ 16 MiB). */
 export const DEFAULT_MAX_VIDEO_BYTES = 256 * 1024 * 1024
-/** PROTOCOL.md §5: an embedding's L2 norm must be within this of 1. */
-export const EMBEDDING_NORM_TOLERANCE = 1e-3
+/** The container assumed when the output names none (the upstream Python plugin sends no `mime`). */
+export const DEFAULT_VORTEX_MIME = 'video/mp4'
 
 export interface VortexRequestOptions {
   taskId: string
+  /** @default recipe.slot_params.slot_number (the plugin refuses any other) */
+  slotId?: bigint
   /** Omitted: the plugin derives it from the recipe hash, the same on every director. */
   seed?: bigint
   /** @default 45000 (PROTOCOL.md §9) */
@@ -25,16 +36,26 @@ export interface VortexRequestOptions {
   maxResolution?: string
   outputMode?: 'file' | 'inline'
   audioMode?: 'auto' | 'synth' | 'espeak'
+  /** @default VORTEX_PLUGIN_NAME */
+  pluginName?: string
+  /** @default VORTEX_LANE */
+  lane?: number
+  /**
+   * Further input fields, as they go on the wire (docs/sidecar.md). They cannot replace `recipe`,
+   * `slot_id`, nor a field set by one of the options above. @default {}
+   */
+  extra?: Readonly<Record<string, unknown>>
 }
 
 const u64Json = (v: bigint): number | string =>
   v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
 
-/** The ExecuteTask request that asks vortex-lane0 for `recipe`'s slot. */
+/** The ExecuteTask request that asks vortex-lane0 for `recipe`'s slot (input of PROTOCOL.md §9). */
 export function vortexRequest(recipe: Recipe, opts: VortexRequestOptions): ExecuteTaskRequest {
   const input: Record<string, unknown> = {
+    ...opts.extra,
     recipe: RecipeCodec.toPlain(recipe, 'json'),
-    slot_id: u64Json(recipe.slot_params.slot_number),
+    slot_id: u64Json(opts.slotId ?? recipe.slot_params.slot_number),
   }
   if (opts.seed !== undefined) input.seed = u64Json(opts.seed)
   if (opts.embeddingNoise !== undefined)
@@ -46,8 +67,8 @@ export function vortexRequest(recipe: Recipe, opts: VortexRequestOptions): Execu
     taskId: opts.taskId,
     parameters: new TextEncoder().encode(JSON.stringify(input)),
     timeoutMs: opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-    pluginName: VORTEX_PLUGIN_NAME,
-    lane: 0,
+    pluginName: opts.pluginName ?? VORTEX_PLUGIN_NAME,
+    lane: opts.lane ?? VORTEX_LANE,
   }
 }
 
@@ -58,14 +79,19 @@ export interface VortexOutput {
   videoPath: string | null
   /** Decoded `video_data` (inline base64), or null when the video is a file. */
   videoData: Uint8Array | null
-  /** MSE type, e.g. `video/mp4; codecs="avc1.42C01E"`; '' when the plugin did not say. */
+  /** MSE type, e.g. `video/mp4; codecs="avc1.42C01E"`; DEFAULT_VORTEX_MIME when the plugin did not say. */
   mime: string
   /** BLAKE3 of the video bytes as the plugin reported it (null if absent); readVortexVideo checks it. */
   contentHash: Uint8Array | null
+  /** `audio_path`, or `audio_waveform` when it names a file (file-mode output). */
   audioPath: string | null
+  /** Decoded `audio_data`, or `audio_waveform` as base64 (inline output, the upstream plugin's form). */
   audioData: Uint8Array | null
+  /** `audio_waveform` given as an array of samples. */
+  audioSamples: Float32Array | null
   clipEmbedding: Float32Array
   determinismProof: Uint8Array
+  /** `generation_time_ms`, else the caller's `defaultGenerationTimeMs`. */
   generationTimeMs: number
   width: number
   height: number
@@ -78,23 +104,43 @@ export interface VortexOutput {
   embeddingMethod: string
 }
 
-const bad = (field: string, why: string) => new SidecarError('BAD_OUTPUT', `output.${field}: ${why}`)
+/** BAD_OUTPUT of the vortex-lane0 output contract, with the field at fault (`clip_embedding[3]`). */
+export class VortexOutputError extends SidecarError {
+  constructor(
+    readonly field: string,
+    why: string,
+  ) {
+    super('BAD_OUTPUT', `${field === 'result_metadata' ? '' : 'output.'}${field}: ${why}`)
+  }
+}
 
-function optNumber(o: Record<string, unknown>, k: string): number {
+const bad = (field: string, why: string) => new VortexOutputError(field, why)
+
+type Obj = Record<string, unknown>
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+function optNumber(o: Obj, k: string): number | null {
   const v = o[k]
-  if (v === undefined || v === null) return 0
+  if (v === undefined || v === null) return null
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(k, 'expected a number >= 0')
   return v
 }
 
-function optString(o: Record<string, unknown>, k: string): string | null {
+function optString(o: Obj, k: string): string | null {
   const v = o[k]
   if (v === undefined || v === null) return null
   if (typeof v !== 'string') throw bad(k, 'expected a string')
   return v
 }
 
-function hash32(o: Record<string, unknown>, k: string, required: boolean): Uint8Array | null {
+function optPath(o: Obj, k: string): string | null {
+  const v = optString(o, k)
+  if (v === '') throw bad(k, 'empty path')
+  return v
+}
+
+function hash32(o: Obj, k: string, required: boolean): Uint8Array | null {
   const v = o[k]
   if (v === undefined || v === null) {
     if (required) throw bad(k, 'missing')
@@ -104,7 +150,7 @@ function hash32(o: Record<string, unknown>, k: string, required: boolean): Uint8
   return hexToBytes(v.toLowerCase())
 }
 
-function optU64(o: Record<string, unknown>, k: string): bigint | null {
+function optU64(o: Obj, k: string): bigint | null {
   const v = o[k]
   if (v === undefined || v === null) return null
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v)
@@ -112,78 +158,155 @@ function optU64(o: Record<string, unknown>, k: string): bigint | null {
   throw bad(k, 'expected an unsigned integer or decimal string')
 }
 
-function base64(o: Record<string, unknown>, k: string): Uint8Array | null {
-  const v = optString(o, k)
-  if (v === null) return null
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0) throw bad(k, 'not base64')
+/** Strict base64 (what Python's b64encode and Buffer write: no whitespace), bounded before decoding. */
+function decodeBase64(field: string, v: string, maxBytes: number): Uint8Array {
+  if (v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) throw bad(field, 'not base64')
+  const size = (v.length / 4) * 3 - (v.endsWith('==') ? 2 : v.endsWith('=') ? 1 : 0)
+  if (size > maxBytes) throw bad(field, `decodes to ${size} bytes, over the limit of ${maxBytes}`)
   return new Uint8Array(Buffer.from(v, 'base64'))
 }
 
-/**
- * Validate the `result_metadata` of an ExecuteTask response from vortex-lane0 (or the upstream
- * plugin). Checks the embedding as BFT will (PROTOCOL.md §5): 512 finite values, |norm − 1| ≤ 1e-3.
- * Throws SidecarError BAD_OUTPUT naming the field.
- */
-export function parseVortexOutput(resultMetadata: Uint8Array | string): VortexOutput {
-  let o: unknown
-  try {
-    o = JSON.parse(
-      typeof resultMetadata === 'string' ? resultMetadata : new TextDecoder().decode(resultMetadata),
-    )
-  } catch {
-    throw new SidecarError('BAD_OUTPUT', 'result_metadata: not JSON')
-  }
-  if (typeof o !== 'object' || o === null || Array.isArray(o))
-    throw new SidecarError('BAD_OUTPUT', 'result_metadata: expected the plugin output object')
-  const out = o as Record<string, unknown>
-  const outputCid = optString(out, 'output_cid')
-  if (outputCid === null || outputCid === '') throw bad('output_cid', 'missing')
-  const videoPath = optString(out, 'video_path')
-  const videoData = base64(out, 'video_data')
-  if (videoPath === null && videoData === null)
-    throw bad('video_path', 'neither video_path nor video_data is present')
+function optBase64(o: Obj, k: string, maxBytes: number): Uint8Array | null {
+  const v = optString(o, k)
+  return v === null ? null : decodeBase64(k, v, maxBytes)
+}
 
-  const emb = out.clip_embedding
+/** PROTOCOL.md §5 step 2, as BFT will check it: 512 finite f32 values, |norm − 1| ≤ tolerance. */
+function embedding(o: Obj, tolerance: number): Float32Array {
+  const emb = o.clip_embedding
   if (!Array.isArray(emb) || emb.length !== EMBEDDING_DIM)
     throw bad(
       'clip_embedding',
       `expected ${EMBEDDING_DIM} numbers, got ${Array.isArray(emb) ? emb.length : typeof emb}`,
     )
-  const clipEmbedding = new Float32Array(EMBEDDING_DIM)
+  const out = new Float32Array(EMBEDDING_DIM)
   let norm = 0
   for (let i = 0; i < EMBEDDING_DIM; i++) {
     const v = emb[i]
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`clip_embedding[${i}]`, 'not a finite number')
-    clipEmbedding[i] = v
-    norm += clipEmbedding[i]! * clipEmbedding[i]!
+    // Checked after rounding to f32 too: 1e300 is a finite double but an infinite f32.
+    if (typeof v !== 'number' || !Number.isFinite(Math.fround(v)))
+      throw bad(`clip_embedding[${i}]`, 'not a finite number')
+    out[i] = v
+    norm += out[i]! * out[i]!
   }
   norm = Math.sqrt(norm)
-  if (Math.abs(norm - 1) > EMBEDDING_NORM_TOLERANCE)
-    throw bad('clip_embedding', `L2 norm ${norm.toFixed(6)} is not within ${EMBEDDING_NORM_TOLERANCE} of 1`)
+  if (Math.abs(norm - 1) > tolerance)
+    throw bad('clip_embedding', `L2 norm ${norm.toFixed(6)} is not within ${tolerance} of 1`)
+  return out
+}
 
-  // PROTOCOL.md §9 names the audio `audio_waveform`: a file path here; the reference's `audio_path` too.
-  const audioWaveform = out.audio_waveform
-  const audioPath = typeof audioWaveform === 'string' ? audioWaveform : optString(out, 'audio_path')
+export interface VortexParseOptions {
+  /** Bound on each inline medium (`video_data`, `audio_data`, `audio_waveform`). @default DEFAULT_MAX_VIDEO_BYTES */
+  maxBytes?: number
+  /** @default EMBEDDING_NORM_TOLERANCE */
+  normTolerance?: number
+  /** generationTimeMs when the output has no `generation_time_ms` (e.g. the sidecar's execution time). @default 0 */
+  defaultGenerationTimeMs?: number
+}
+
+/**
+ * Validate the `result_metadata` of an ExecuteTask response from vortex-lane0 or the upstream plugin
+ * (a `{"output": {...}}` wrapper, which a foreign sidecar may pass on, is unwrapped). Throws
+ * VortexOutputError (SidecarError BAD_OUTPUT) naming the field.
+ */
+export function parseVortexOutput(
+  resultMetadata: Uint8Array | string,
+  opts: VortexParseOptions = {},
+): VortexOutput {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_VIDEO_BYTES
+  let o: unknown
+  try {
+    o = JSON.parse(
+      typeof resultMetadata === 'string'
+        ? resultMetadata
+        : new TextDecoder('utf-8', { fatal: true }).decode(resultMetadata),
+    )
+  } catch (err) {
+    throw bad('result_metadata', `not UTF-8 JSON (${(err as Error).message})`)
+  }
+  if (isObject(o) && isObject(o.output) && !('clip_embedding' in o)) o = o.output
+  if (!isObject(o)) throw bad('result_metadata', 'expected the plugin output object')
+  const out = o
+  const outputCid = optString(out, 'output_cid')
+  if (outputCid === null || outputCid === '') throw bad('output_cid', 'missing')
+  const videoPath = optPath(out, 'video_path')
+  const videoData = optBase64(out, 'video_data', maxBytes)
+  if (videoPath === null && videoData === null)
+    throw bad('video_path', 'neither video_path nor video_data is present')
+  // Neither plugin sends both; with two candidates there is no telling which one was hashed.
+  if (videoPath !== null && videoData !== null)
+    throw bad('video_data', 'both video_path and video_data are present')
+
+  // PROTOCOL.md §9 names the audio `audio_waveform`: vortex-lane0 puts the WAV file's path there in
+  // file mode (beside `audio_path`), the upstream plugin base64 inline; an array of samples is taken too.
+  let audioPath = optPath(out, 'audio_path')
+  let audioData = optBase64(out, 'audio_data', maxBytes)
+  let audioSamples: Float32Array | null = null
+  const wave = out.audio_waveform
+  if (typeof wave === 'string') {
+    if (videoPath !== null) audioPath ??= optPath(out, 'audio_waveform')
+    else audioData ??= decodeBase64('audio_waveform', wave, maxBytes)
+  } else if (Array.isArray(wave)) {
+    if (wave.length * 4 > maxBytes)
+      throw bad('audio_waveform', `${wave.length} samples exceed the limit of ${maxBytes} bytes`)
+    audioSamples = new Float32Array(wave.length)
+    for (const [i, x] of wave.entries()) {
+      if (typeof x !== 'number' || !Number.isFinite(Math.fround(x)))
+        throw bad(`audio_waveform[${i}]`, 'not a finite number')
+      audioSamples[i] = x
+    }
+  } else if (wave !== undefined && wave !== null) {
+    throw bad('audio_waveform', 'expected a file path, base64 or an array of numbers')
+  }
+
   return {
     outputCid,
     videoPath,
     videoData,
-    mime: optString(out, 'mime') ?? '',
+    mime: optString(out, 'mime') || DEFAULT_VORTEX_MIME,
     contentHash: hash32(out, 'content_hash', false),
     audioPath,
-    audioData: base64(out, 'audio_data'),
-    clipEmbedding,
+    audioData,
+    audioSamples,
+    clipEmbedding: embedding(out, opts.normTolerance ?? EMBEDDING_NORM_TOLERANCE),
     determinismProof: hash32(out, 'determinism_proof', true)!,
-    generationTimeMs: optNumber(out, 'generation_time_ms'),
-    width: optNumber(out, 'width'),
-    height: optNumber(out, 'height'),
-    fps: optNumber(out, 'fps'),
-    frameCount: optNumber(out, 'frame_count'),
-    durationSec: optNumber(out, 'duration_sec'),
+    generationTimeMs: optNumber(out, 'generation_time_ms') ?? opts.defaultGenerationTimeMs ?? 0,
+    width: optNumber(out, 'width') ?? 0,
+    height: optNumber(out, 'height') ?? 0,
+    fps: optNumber(out, 'fps') ?? 0,
+    frameCount: optNumber(out, 'frame_count') ?? 0,
+    durationSec: optNumber(out, 'duration_sec') ?? 0,
     slotId: optU64(out, 'slot_id'),
     seed: optU64(out, 'seed'),
     audioSource: optString(out, 'audio_source') ?? '',
     embeddingMethod: optString(out, 'embedding_method') ?? '',
+  }
+}
+
+/**
+ * Read a file the plugin wrote, refusing one over `maxBytes` before reading, and reading no more than
+ * the size it had then (a file still being written cannot make us buffer past the bound).
+ */
+async function readOutputFile(field: string, path: string, maxBytes: number): Promise<Uint8Array> {
+  try {
+    const fh = await open(path, 'r')
+    try {
+      const { size } = await fh.stat()
+      if (size > maxBytes) throw bad(field, `${size} bytes exceeds the limit of ${maxBytes}`)
+      const buf = new Uint8Array(size)
+      let off = 0
+      while (off < size) {
+        const { bytesRead } = await fh.read(buf, off, size - off, off)
+        if (bytesRead === 0) break
+        off += bytesRead
+      }
+      return off === size ? buf : buf.subarray(0, off)
+    } finally {
+      await fh.close()
+    }
+  } catch (err) {
+    if (err instanceof VortexOutputError) throw err
+    throw bad(field, `cannot read ${path}: ${(err as Error).message}`)
   }
 }
 
@@ -197,23 +320,36 @@ export async function readVortexVideo(
   opts: { maxBytes?: number } = {},
 ): Promise<{ video: Uint8Array; contentHash: Uint8Array }> {
   const max = opts.maxBytes ?? DEFAULT_MAX_VIDEO_BYTES
-  let video: Uint8Array
-  if (out.videoData !== null) video = out.videoData
-  else {
-    const path = out.videoPath!
-    let size: number
-    try {
-      size = (await stat(path)).size
-    } catch (err) {
-      throw bad('video_path', `cannot read ${path}: ${(err as Error).message}`)
-    }
-    if (size > max) throw bad('video_path', `${size} bytes exceeds the limit of ${max}`)
-    video = new Uint8Array(await readFile(path))
-  }
-  if (video.length === 0) throw bad('video_path', 'the video is empty')
-  if (video.length > max) throw bad('video_data', `${video.length} bytes exceeds the limit of ${max}`)
+  const field = out.videoData !== null ? 'video_data' : 'video_path'
+  const video = out.videoData ?? (await readOutputFile(field, out.videoPath!, max))
+  if (video.length === 0) throw bad(field, 'the video is empty')
+  if (video.length > max) throw bad(field, `${video.length} bytes exceeds the limit of ${max}`)
   const contentHash = blake3(video)
+  // The reported hash is never used, but a disagreement means a torn file or a corrupt transfer.
   if (out.contentHash !== null && bytesToHex(contentHash) !== bytesToHex(out.contentHash))
     throw bad('content_hash', 'does not match BLAKE3 of the video bytes')
   return { video, contentHash }
+}
+
+/**
+ * The audio track as the plugin gave it: the WAV file's bytes, decoded base64, or an array's samples
+ * as f32 (platform order: little-endian on every supported host); empty when the output has none.
+ */
+export async function readVortexAudio(
+  out: VortexOutput,
+  opts: { maxBytes?: number } = {},
+): Promise<Uint8Array> {
+  const max = opts.maxBytes ?? DEFAULT_MAX_VIDEO_BYTES
+  if (out.audioPath !== null) return readOutputFile('audio_path', out.audioPath, max)
+  if (out.audioData !== null) {
+    if (out.audioData.length > max)
+      throw bad('audio_data', `${out.audioData.length} bytes exceeds the limit of ${max}`)
+    return out.audioData
+  }
+  if (out.audioSamples !== null) {
+    const s = out.audioSamples
+    if (s.byteLength > max) throw bad('audio_waveform', `${s.byteLength} bytes exceeds the limit of ${max}`)
+    return new Uint8Array(s.buffer, s.byteOffset, s.byteLength)
+  }
+  return new Uint8Array(0)
 }

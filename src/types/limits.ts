@@ -30,3 +30,6 @@ export const MAX_CHUNK_PAYLOAD_BYTES = GOSSIPSUB_OUTBOUND_CAP_BYTES - CHUNK_ENVE
 
 /** Dimension of the content embedding carried in BFT proposals (PROTOCOL.md §5). */
 export const EMBEDDING_DIM = 512
+
+/** A proposal's embedding must have L2 norm within this of 1 (PROTOCOL.md §5 step 2). */
+export const EMBEDDING_NORM_TOLERANCE = 1e-3

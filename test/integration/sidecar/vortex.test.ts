@@ -8,6 +8,7 @@ import { readWav } from '../../../plugins/vortex-lane0/src/audio.ts'
 import { blake3, initBlake3 } from '../../../src/crypto/index.ts'
 import {
   parseVortexOutput,
+  readVortexAudio,
   readVortexVideo,
   SidecarError,
   type VortexOutput,
@@ -123,7 +124,7 @@ describe('vortex-lane0 through the sidecar', () => {
     assert.equal(out.embeddingMethod, 'nsn-perceptual-v1')
     assert.equal(out.slotId, 42n)
     assert.ok(out.generationTimeMs > 0)
-    const audio = readWav(new Uint8Array(await readFile(out.audioPath!)))
+    const audio = readWav(await readVortexAudio(out))
     assert.equal(audio?.rate, 22_050)
     assert.equal(audio?.samples.length, 10 * 22_050)
     assert.equal(first.meta.audio_waveform, out.audioPath)
@@ -161,6 +162,7 @@ describe('vortex-lane0 through the sidecar', () => {
       { seed: 1n },
     )
     assert.equal(a.out.videoPath, null)
+    assert.equal(readWav(await readVortexAudio(a.out))?.samples.length, 5 * 22_050, 'inline audio_data')
     const va = await readVortexVideo(a.out)
     const vb = await readVortexVideo(b.out)
     assert.notEqual(bytesToHex(va.contentHash), bytesToHex(vb.contentHash))

@@ -354,7 +354,7 @@ export function pluginOutput(o: PluginOutputOptions): Uint8Array {
   const out: Record<string, unknown> = {
     output_cid: 'bafy-test',
     clip_embedding: Array.from(o.embedding),
-    determinism_proof: 'proof',
+    determinism_proof: 'ab'.repeat(32),
     generation_time_ms: o.generationTimeMs ?? 1234,
   }
   // As the reference plugin does: file mode names files, inline mode carries base64.

@@ -5,11 +5,14 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { blake3, initBlake3 } from '../../../src/crypto/index.ts'
 import {
+  DEFAULT_VORTEX_MIME,
   parsePluginStdout,
   parseVortexOutput,
+  readVortexAudio,
   readVortexVideo,
   SidecarError,
   VORTEX_PLUGIN_NAME,
+  VortexOutputError,
   vortexRequest,
 } from '../../../src/sidecar/index.ts'
 import { bytesToHex, recipeFromPlain } from '../../../src/types/index.ts'
@@ -35,6 +38,20 @@ function output(over: Record<string, unknown> = {}): Record<string, unknown> {
 }
 const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o))
 
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'nsn-vo-'))
+  try {
+    await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function rejectsNaming(p: Promise<unknown>, field: string, context: string): Promise<void> {
+  const err = await expectRejectedWithCode(p, VortexOutputError, 'BAD_OUTPUT', context)
+  assert.equal(err.field, field, context)
+}
+
 describe('vortexRequest', () => {
   test('asks vortex-lane0 on lane 0 with the recipe JSON, slot id and options', () => {
     const r = sampleRecipe()
@@ -46,6 +63,25 @@ describe('vortexRequest', () => {
     assert.equal(input.slot_id, 42)
     assert.equal(input.seed, (2n ** 60n).toString())
     assert.deepEqual(input.embedding_noise, { sigma: 0.01, seed: 5 })
+    assert.deepEqual(recipeFromPlain(input.recipe), r)
+  })
+
+  test('takes another slot, plugin and lane; extra fields cannot replace recipe, slot_id or options', () => {
+    const r = sampleRecipe()
+    const req = vortexRequest(r, {
+      taskId: 't2',
+      slotId: 7n,
+      seed: 3n,
+      pluginName: 'other',
+      lane: 1,
+      extra: { slot_id: 'no', recipe: 'no', seed: 'no', max_resolution: '160x120' },
+    })
+    assert.equal(req.pluginName, 'other')
+    assert.equal(req.lane, 1)
+    const input = JSON.parse(new TextDecoder().decode(req.parameters))
+    assert.equal(input.slot_id, 7)
+    assert.equal(input.seed, 3)
+    assert.equal(input.max_resolution, '160x120')
     assert.deepEqual(recipeFromPlain(input.recipe), r)
   })
 })
@@ -60,26 +96,78 @@ describe('parseVortexOutput', () => {
     assert.equal(o.videoPath, null)
     assert.equal(new TextDecoder().decode(o.videoData!), 'video bytes')
     assert.equal(o.determinismProof.length, 32)
+    assert.equal(o.mime, 'video/mp4; codecs="avc1.42C01E"')
+    assert.equal(o.generationTimeMs, 900)
   })
 
-  const cases: [string, Record<string, unknown>, RegExp][] = [
-    ['no output_cid', { output_cid: undefined }, /output\.output_cid/],
-    ['no video at all', { video_data: undefined }, /output\.video_path/],
-    ['short embedding', { clip_embedding: [1, 0, 0] }, /output\.clip_embedding: expected 512/],
-    ['NaN in embedding', { clip_embedding: [...Array(511).fill(0), 'x'] }, /clip_embedding\[511\]/],
-    ['unnormalised embedding', { clip_embedding: Array(512).fill(1) }, /L2 norm/],
-    ['bad proof', { determinism_proof: 'xyz' }, /output\.determinism_proof/],
-    ['bad base64', { video_data: 'not base64!' }, /output\.video_data/],
-    ['negative time', { generation_time_ms: -1 }, /output\.generation_time_ms/],
+  test('unwraps {"output": …} and fills what the upstream plugin leaves out', () => {
+    const bare = { ...output(), mime: undefined, generation_time_ms: undefined }
+    const o = parseVortexOutput(enc({ output: bare, duration_ms: 99 }), { defaultGenerationTimeMs: 77 })
+    assert.equal(o.outputCid, 'blake3:x')
+    assert.deepEqual(o.clipEmbedding, unitEmbedding(3))
+    assert.equal(o.mime, DEFAULT_VORTEX_MIME)
+    assert.equal(o.generationTimeMs, 77)
+  })
+
+  const cases: [string, Record<string, unknown>, string, RegExp][] = [
+    ['no output_cid', { output_cid: undefined }, 'output_cid', /output\.output_cid/],
+    ['no video at all', { video_data: undefined }, 'video_path', /output\.video_path/],
+    ['both video forms', { video_path: '/tmp/v.mp4' }, 'video_data', /output\.video_data/],
+    ['an empty video_path', { video_data: undefined, video_path: '' }, 'video_path', /output\.video_path/],
+    [
+      'short embedding',
+      { clip_embedding: [1, 0, 0] },
+      'clip_embedding',
+      /output\.clip_embedding: expected 512/,
+    ],
+    [
+      'NaN in embedding',
+      { clip_embedding: [...Array(511).fill(0), 'x'] },
+      'clip_embedding[511]',
+      /clip_embedding\[511\]/,
+    ],
+    [
+      'an embedding value beyond f32',
+      { clip_embedding: [1e300, ...Array(511).fill(0)] },
+      'clip_embedding[0]',
+      /clip_embedding\[0\]/,
+    ],
+    ['unnormalised embedding', { clip_embedding: Array(512).fill(1) }, 'clip_embedding', /L2 norm/],
+    ['bad proof', { determinism_proof: 'xyz' }, 'determinism_proof', /output\.determinism_proof/],
+    ['bad content_hash', { content_hash: 'ff' }, 'content_hash', /output\.content_hash/],
+    ['bad base64', { video_data: 'not base64!' }, 'video_data', /output\.video_data/],
+    ['bad audio base64', { audio_data: 'a b=' }, 'audio_data', /output\.audio_data/],
+    ['audio_waveform of another type', { audio_waveform: 7 }, 'audio_waveform', /output\.audio_waveform/],
+    ['NaN in audio_waveform', { audio_waveform: [0, null] }, 'audio_waveform[1]', /audio_waveform\[1\]/],
+    ['negative time', { generation_time_ms: -1 }, 'generation_time_ms', /output\.generation_time_ms/],
   ]
-  for (const [name, over, re] of cases) {
+  for (const [name, over, field, re] of cases) {
     test(`refuses ${name} with BAD_OUTPUT naming the field`, () => {
-      const err = expectCode(() => parseVortexOutput(enc(output(over))), SidecarError, 'BAD_OUTPUT', name)
+      const err = expectCode(
+        () => parseVortexOutput(enc(output(over))),
+        VortexOutputError,
+        'BAD_OUTPUT',
+        name,
+      )
+      assert.ok(err instanceof SidecarError)
+      assert.equal(err.field, field)
       assert.match(err.message, re)
     })
   }
-  test('refuses non-JSON', () => {
-    expectCode(() => parseVortexOutput('{'), SidecarError, 'BAD_OUTPUT')
+  test('refuses non-JSON, non-UTF-8 and a JSON array as result_metadata', () => {
+    for (const bad of ['{', new Uint8Array([0x7b, 0xff, 0x7d]), '[]']) {
+      const err = expectCode(() => parseVortexOutput(bad), VortexOutputError, 'BAD_OUTPUT', String(bad))
+      assert.equal(err.field, 'result_metadata')
+    }
+  })
+  test('bounds inline media before decoding them', () => {
+    const err = expectCode(
+      () => parseVortexOutput(enc(output()), { maxBytes: 10 }),
+      VortexOutputError,
+      'BAD_OUTPUT',
+    )
+    assert.equal(err.field, 'video_data')
+    assert.equal(parseVortexOutput(enc(output()), { maxBytes: 11 }).videoData?.length, 11)
   })
 })
 
@@ -87,31 +175,59 @@ describe('readVortexVideo', () => {
   test('reads inline and file videos and checks the content hash', async () => {
     const inline = await readVortexVideo(parseVortexOutput(enc(output())))
     assert.equal(new TextDecoder().decode(inline.video), 'video bytes')
-    const dir = await mkdtemp(join(tmpdir(), 'nsn-vo-'))
-    try {
+    await inTempDir(async (dir) => {
       await writeFile(join(dir, 'video.mp4'), 'other bytes')
       const fileOut = parseVortexOutput(
         enc(output({ video_data: undefined, video_path: join(dir, 'video.mp4') })),
       )
-      await expectRejectedWithCode(readVortexVideo(fileOut), SidecarError, 'BAD_OUTPUT', 'hash mismatch')
+      await rejectsNaming(readVortexVideo(fileOut), 'content_hash', 'hash mismatch')
       const noHash = parseVortexOutput(
         enc(output({ video_data: undefined, video_path: join(dir, 'video.mp4'), content_hash: undefined })),
       )
       const r = await readVortexVideo(noHash)
       assert.deepEqual(r.contentHash, blake3(new TextEncoder().encode('other bytes')))
-      await expectRejectedWithCode(
-        readVortexVideo(noHash, { maxBytes: 3 }),
-        SidecarError,
-        'BAD_OUTPUT',
-        'cap',
-      )
+      await rejectsNaming(readVortexVideo(noHash, { maxBytes: 3 }), 'video_path', 'cap')
       const gone = parseVortexOutput(
         enc(output({ video_data: undefined, video_path: join(dir, 'nope.mp4') })),
       )
-      await expectRejectedWithCode(readVortexVideo(gone), SidecarError, 'BAD_OUTPUT', 'missing file')
-    } finally {
-      await rm(dir, { recursive: true, force: true })
-    }
+      await rejectsNaming(readVortexVideo(gone), 'video_path', 'missing file')
+      await rejectsNaming(
+        readVortexVideo(parseVortexOutput(enc(output({ video_data: '', content_hash: undefined })))),
+        'video_data',
+        'empty',
+      )
+    })
+  })
+})
+
+describe('readVortexAudio', () => {
+  test('takes the audio in each form the plugins send', async () => {
+    await inTempDir(async (dir) => {
+      const wav = join(dir, 'audio.wav')
+      await writeFile(wav, new Uint8Array([82, 73, 70, 70]))
+      const file = { video_data: undefined, video_path: join(dir, 'video.mp4') }
+      const audio = async (over: Record<string, unknown>) =>
+        [...(await readVortexAudio(parseVortexOutput(enc(output(over)))))] as number[]
+      // vortex-lane0's file mode: audio_path and audio_waveform name the same WAV file.
+      assert.deepEqual(await audio({ ...file, audio_path: wav, audio_waveform: wav }), [82, 73, 70, 70])
+      assert.deepEqual(await audio({ ...file, audio_waveform: wav }), [82, 73, 70, 70])
+      // Inline: vortex-lane0's audio_data, the upstream plugin's base64 audio_waveform.
+      assert.deepEqual(await audio({ audio_data: 'AQIDBA==' }), [1, 2, 3, 4])
+      assert.deepEqual(await audio({ audio_waveform: 'AQIDBA==' }), [1, 2, 3, 4])
+      const samples = await audio({ audio_waveform: [0.5, -1] })
+      assert.deepEqual([...new Float32Array(new Uint8Array(samples).buffer)], [0.5, -1])
+      assert.deepEqual(await audio({}), [])
+      await rejectsNaming(
+        readVortexAudio(parseVortexOutput(enc(output({ ...file, audio_path: join(dir, 'nope.wav') })))),
+        'audio_path',
+        'missing audio file',
+      )
+      await rejectsNaming(
+        readVortexAudio(parseVortexOutput(enc(output({ ...file, audio_path: wav }))), { maxBytes: 3 }),
+        'audio_path',
+        'audio over the cap',
+      )
+    })
   })
 })
 
