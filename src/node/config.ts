@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { LANE0_DEFAULTS, Lane0ConfigError, validateLane0Config } from '../lane0/index.ts'
 import { GOSSIP_MESH_DEFAULTS, RATE_LIMIT_DEFAULTS } from '../p2p/index.ts'
+import { DEFAULT_SIDECAR_HOST, DEFAULT_SIDECAR_PORT } from '../sidecar/constants.ts'
 import { DEFAULT_RECIPE_BOUNDS } from '../types/index.ts'
 
 export type ConfigErrorCode =
@@ -78,7 +79,7 @@ export const CONFIG_DEFAULTS = {
   sidecar: {
     /** embedded: this process runs the gRPC sidecar on 127.0.0.1; external: connect to `url`. */
     mode: 'embedded',
-    url: '127.0.0.1:50051',
+    url: `${DEFAULT_SIDECAR_HOST}:${DEFAULT_SIDECAR_PORT}`,
     /** Plugins folder (embedded mode). Relative paths are from the package root. */
     pluginsDir: 'plugins',
   },
