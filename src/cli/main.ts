@@ -84,6 +84,16 @@ export function buildProgram(): Command {
   return program
 }
 
+/** Errors that are the user's input or environment, not a bug: one line each, with its exit code. */
+const KNOWN_ERRORS: [new (...args: never[]) => Error, string, number][] = [
+  [UsageError, '', EXIT_CODES.usage],
+  [RecipeError, 'nsn: invalid recipe: ', EXIT_CODES.invalid],
+  [DecodeError, 'nsn: unusable input: ', EXIT_CODES.usage],
+  [ConfigError, 'nsn: configuration: ', EXIT_CODES.usage],
+  [NodeStartError, 'nsn: cannot start: ', EXIT_CODES.failure],
+  [KeyError, 'nsn: ', EXIT_CODES.failure],
+]
+
 /** Run the CLI; every error ends as one clear line on stderr and an exit code, never a stack trace. */
 export async function main(argv: string[]): Promise<void> {
   await initBlake3()
@@ -95,35 +105,12 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : EXIT_CODES.usage
       return
     }
-    if (err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n`)
-      process.exitCode = EXIT_CODES.usage
-      return
-    }
-    if (err instanceof RecipeError) {
-      process.stderr.write(`nsn: invalid recipe: ${err.message}\n`)
-      process.exitCode = EXIT_CODES.invalid
-      return
-    }
-    if (err instanceof DecodeError) {
-      process.stderr.write(`nsn: unusable input: ${err.message}\n`)
-      process.exitCode = EXIT_CODES.usage
-      return
-    }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`nsn: configuration: ${err.message}\n`)
-      process.exitCode = EXIT_CODES.usage
-      return
-    }
-    if (err instanceof NodeStartError) {
-      process.stderr.write(`nsn: cannot start: ${err.message}\n`)
-      process.exitCode = EXIT_CODES.failure
-      return
-    }
-    if (err instanceof KeyError) {
-      process.stderr.write(`nsn: ${err.message}\n`)
-      process.exitCode = EXIT_CODES.failure
-      return
+    for (const [cls, prefix, code] of KNOWN_ERRORS) {
+      if (err instanceof cls) {
+        process.stderr.write(`${prefix}${err.message}\n`)
+        process.exitCode = code
+        return
+      }
     }
     process.stderr.write(`nsn: ${(err as Error).message ?? String(err)}\n`)
     if (process.env.NSN_DEBUG) process.stderr.write(`${(err as Error).stack}\n`)
