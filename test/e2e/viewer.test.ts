@@ -3,7 +3,7 @@
 // certified video through MSE, show both finalised slots as verified, and refuse chunks injected on
 // the mesh that relays accept but the certificate does not vouch for. Skipped without Chromium.
 import assert from 'node:assert/strict'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -21,6 +21,7 @@ import {
   VIDEO_CHUNK_VERSION,
   type VideoChunk,
 } from '../../src/types/index.ts'
+import { descendants } from '../helpers/processes.ts'
 
 await initBlake3()
 
@@ -102,33 +103,6 @@ async function waitUntil<T>(
 }
 
 /** PIDs of every living descendant of `root` (from /proc). */
-function descendants(root: number): { pid: number; cmd: string }[] {
-  const children = new Map<number, number[]>()
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (fields[0] === 'Z') continue // a zombie is already gone, only not reaped yet
-      const ppid = Number(fields[1])
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
-    } catch {
-      // the process ended while we read
-    }
-  }
-  const out: { pid: number; cmd: string }[] = []
-  const stack = [...(children.get(root) ?? [])]
-  while (stack.length > 0) {
-    const pid = stack.pop()!
-    let cmd = '?'
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 120)
-    } catch {}
-    out.push({ pid, cmd })
-    stack.push(...(children.get(pid) ?? []))
-  }
-  return out
-}
 
 describe('viewer end to end: devnet + headless Chromium', {
   skip: CHROMIUM === undefined ? 'no Chromium installed' : false,

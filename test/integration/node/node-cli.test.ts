@@ -4,7 +4,7 @@
 // director that is generating (its embedded sidecar running the plugin) with exit 0, no child left.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +22,7 @@ import {
 } from '../../../src/node/processes.ts'
 import { P2PNode } from '../../../src/p2p/index.ts'
 import { bytesToHex, encodeRecipe } from '../../../src/types/index.ts'
+import { cmdline, descendants } from '../../helpers/processes.ts'
 
 await initBlake3()
 
@@ -72,41 +73,6 @@ function assertRefused(r: Run, key: string): void {
   assert.doesNotMatch(r.stderr, /^\s+at /m, `stack trace on stderr: ${r.stderr}`)
   assert.equal(r.stderr.trim().split('\n').length, 1, `more than one line: ${r.stderr}`)
   assert.equal(r.stdout, '')
-}
-
-function descendants(root: number): { pid: number; cmd: string }[] {
-  const children = new Map<number, number[]>()
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (fields[0] === 'Z') continue
-      const ppid = Number(fields[1])
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(name)])
-    } catch {
-      // ended while we read
-    }
-  }
-  const out: { pid: number; cmd: string }[] = []
-  const stack = [...(children.get(root) ?? [])]
-  while (stack.length > 0) {
-    const pid = stack.pop()!
-    out.push({ pid, cmd: cmdline(pid) ?? '?' })
-    stack.push(...(children.get(pid) ?? []))
-  }
-  return out
-}
-
-/** The command line of a living (non-zombie) process, or null. */
-function cmdline(pid: number): string | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return null
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim().slice(0, 160)
-  } catch {
-    return null
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
