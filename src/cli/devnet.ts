@@ -52,23 +52,18 @@ export function devnetCommand(): Command {
         let last = ''
         const devnet = new Devnet({
           ...opts,
+          // A terminal gets a redrawn screen; a pipe gets the progress lines as they happen.
           onUpdate: (v) => {
+            if (!tty) return
             const text = renderView(v)
             if (text === last) return
             last = text
-            // A terminal gets a redrawn screen; a pipe gets only the log lines as they come.
-            if (tty) process.stdout.write(`\x1b[H\x1b[2J${text}\n`)
+            process.stdout.write(`\x1b[H\x1b[2J${text}\n`)
+          },
+          onLog: (line) => {
+            if (!tty) process.stdout.write(`${line}\n`)
           },
         })
-        let lastLog = 0
-        const logTimer = tty
-          ? null
-          : setInterval(() => {
-              const lines = devnet.view.log
-              for (const l of lines.slice(Math.max(0, lines.length - (devnet.view.log.length - lastLog))))
-                process.stdout.write(`${l}\n`)
-              lastLog = devnet.view.log.length
-            }, 1000)
         try {
           await devnet.start()
           process.stdout.write(`devnet running: viewer ${devnet.view.viewerUrl}\n`)
@@ -82,7 +77,6 @@ export function devnetCommand(): Command {
             await runUntilSignal(async () => {})
           }
         } finally {
-          if (logTimer) clearInterval(logTimer)
           await devnet.stop()
           process.stdout.write(
             `devnet stopped; ${devnet.view.finalized.length} slot(s) final: ${devnet.view.finalized.join(', ')}\n`,

@@ -34,6 +34,8 @@ export interface DevnetOptions {
   viewerPort: number
   /** Progress callback (the CLI renders it). */
   onUpdate?: (view: DevnetView) => void
+  /** Each progress line as it happens (the CLI prints them when stdout is not a terminal). */
+  onLog?: (line: string) => void
   /** Extra `--set` assignments for every director (tests: Byzantine settings). */
   directorSet?: (index: number) => string[]
   /**
@@ -135,6 +137,7 @@ export class Devnet {
   private note(line: string): void {
     this.view.log.push(line)
     if (this.view.log.length > 8) this.view.log.shift()
+    this.opts.onLog?.(line)
     this.opts.onUpdate?.(this.view)
   }
 
