@@ -19,11 +19,12 @@ export function renderView(v: DevnetView): string {
     `viewer ${v.viewerUrl}`,
     `directors: ${v.directors.map((d) => `${d.name}=${d.state}`).join('  ')}`,
     '',
+    `${'slot'.padEnd(10)} ${v.directors.map((d) => d.name.padEnd(18)).join(' ')}`,
   ]
   for (const s of recent) {
-    const stages = v.directors.map((d) => (d.slots.get(s) ?? '-').padEnd(16))
+    const stages = v.directors.map((d) => (d.slots.get(s) ?? '-').padEnd(18))
     const final = v.finalized.some((f) => f.toString() === s) ? 'FINAL' : ''
-    lines.push(`slot ${s.padStart(4)}  ${stages.join(' ')} ${final}`)
+    lines.push(`${s.padEnd(10)} ${stages.join(' ')} ${final}`)
   }
   lines.push('', ...v.log.map((l) => `  ${l}`))
   return lines.join('\n')

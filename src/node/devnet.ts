@@ -262,12 +262,14 @@ export class Devnet {
     )
     this.procs.push(this.viewerProc)
     this.view.viewerUrl = `${this.viewerProc.ready.http}/viewer/`
-    this.view.directors = [...this.byIndex].map(([i, p]) => ({
-      name: `director-${i}`,
-      http: p.ready.http,
-      state: 'starting',
-      slots: new Map(),
-    }))
+    this.view.directors = [...this.byIndex]
+      .sort(([a], [b]) => a - b)
+      .map(([i, p]) => ({
+        name: `director-${i}`,
+        http: p.ready.http,
+        state: 'starting',
+        slots: new Map(),
+      }))
     this.note(`viewer ${this.view.viewerUrl}`)
 
     // The recipe author: its own libp2p identity on the recipes topic only.
@@ -356,11 +358,16 @@ export class Devnet {
         try {
           const res = await fetch(`${d.http}/api/status`, { signal: AbortSignal.timeout(400) })
           const s = (await res.json()) as {
-            director: { stateText: string; recentSlots: { slot: string; stage: string }[] } | null
+            director: {
+              stateText: string
+              recentSlots: { slot: string; stage: string; failed: { code: string } | null }[]
+            } | null
           }
           if (s.director === null) return
           d.state = s.director.stateText
-          for (const r of s.director.recentSlots) d.slots.set(r.slot, r.stage)
+          for (const r of s.director.recentSlots) {
+            d.slots.set(r.slot, r.stage === 'failed' && r.failed ? `failed:${r.failed.code}` : r.stage)
+          }
         } catch {
           d.state = 'unreachable'
         }
