@@ -18,6 +18,7 @@ import {
   blockHash,
   electionSeed,
   peerBindingBytes,
+  type RegistrationCall,
   registrationSigningBytes,
   submitSigningBytes,
   txHash,
@@ -37,12 +38,7 @@ export function accountToJson(a: AccountRecord): Record<string, unknown> {
   }
 }
 
-export interface AccountRecord {
-  account: Uint8Array
-  peer: Uint8Array
-  role: NodeRole
-  region: Region
-  stake: bigint
+export interface AccountRecord extends RegistrationCall {
   /** Next registration nonce. */
   nonce: number
   reputation: bigint

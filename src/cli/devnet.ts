@@ -1,6 +1,6 @@
 // `nsn devnet`: run the local network (the main job; `npm start`) with a live view of each slot.
 import { Command, InvalidArgumentError } from 'commander'
-import { Devnet, type DevnetView } from '../node/devnet.ts'
+import { Devnet, type DevnetOptions, type DevnetView } from '../node/devnet.ts'
 import { runUntilSignal } from './node.ts'
 
 function positiveInt(v: string): number {
@@ -41,14 +41,9 @@ export function devnetCommand(): Command {
     .option('--viewer-port <port>', 'port of the viewer page (0: any)', positiveInt, 8080)
     .addHelpText('after', '\nLogs of every process: <data-dir>/logs/. Ctrl-C stops every process.')
     .action(
-      async (opts: {
-        dataDir: string
-        reset: boolean
-        slots?: number
-        prompt?: string
-        directors: number
-        viewerPort: number
-      }) => {
+      async (
+        opts: Pick<DevnetOptions, 'dataDir' | 'reset' | 'slots' | 'prompt' | 'directors' | 'viewerPort'>,
+      ) => {
         const tty = process.stdout.isTTY === true
         let last = ''
         const devnet = new Devnet({

@@ -112,6 +112,7 @@ export class Devnet {
   private author: P2PNode | null = null
   private chainClient: DevChainClient | null = null
   private pollTimer: NodeJS.Timeout | null = null
+  /** Slots whose recipe is sent or being sent (pruned as slots pass). */
   private readonly published = new Set<bigint>()
   readonly view: DevnetView
   /** Running director processes in index order (skipped directors have none; a restart replaces its entry). */
@@ -330,15 +331,17 @@ export class Devnet {
       const slot = ev.block / BigInt(blocksPerSlot)
       this.view.slot = slot
       // Publish for the next two slots, well before their cut-off; retried every block until sent.
+      // Claimed before the await, so a block arriving mid-publish does not publish the same slot twice.
+      for (const s of this.published) if (s <= slot) this.published.delete(s)
       for (const target of [slot + 1n, slot + 2n]) {
         if (this.published.has(target)) continue
+        this.published.add(target)
         const recipe = signRecipe(devnetRecipe(target, this.opts.prompt), authorKey)
         try {
           await this.author!.publish('recipes', encodeRecipe(recipe))
-          this.published.add(target)
           this.note(`recipe for slot ${target}: "${recipe.visual_track.prompt}"`)
         } catch {
-          // no peer in the recipes mesh yet: the next block retries
+          this.published.delete(target) // no peer in the recipes mesh yet: the next block retries
         }
       }
       this.opts.onUpdate?.(this.view)

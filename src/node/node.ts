@@ -335,7 +335,7 @@ export class NsnNode {
       role: this.config.node.role,
       http: this.http.address(),
       chain: {
-        networkId: Buffer.from(this.chainInfo.genesisHash).toString('hex'),
+        networkId: bytesToHex(this.chainInfo.genesisHash),
         bestBlock: this.tracker.currentBlock,
         epoch: this.tracker.currentEpoch,
         slot: this.tracker.currentSlot,

@@ -1,6 +1,7 @@
 // The two error kinds of the mesh (STYLE.md §7): P2PError for what our own node could not do
 // (publish, config), GossipValidationError for a remote message a validator refuses. Both carry a
 // bounded `code` so that metrics can label by it and tests can check it.
+import type { VideoChunkErrorCode } from './video.ts'
 
 export type P2PErrorCode =
   /** The message is larger than the topic's limit or than what GossipSub can send (ECOSYSTEM.md trap 2). */
@@ -47,14 +48,8 @@ export type GossipErrorCode =
   | 'RATE_LIMITED'
   | 'GRAYLISTED'
   | 'DUPLICATE'
-  // decoding / structure
-  | 'MALFORMED'
-  | 'UNSUPPORTED_VERSION'
-  | 'BAD_INDEX'
-  | 'BAD_CONTENT_ID'
-  | 'BAD_SIGNER'
-  | 'BAD_HASH'
-  | 'BAD_SIGNATURE'
+  // decoding / structure: a chunk's own verification codes (src/p2p/video.ts), also used for other topics
+  | Exclude<VideoChunkErrorCode, 'CHUNK_SIZE'>
   // authorisation and per-slot bounds (PROTOCOL.md §6)
   | 'UNAUTHORISED_SIGNER'
   | 'ELECTION_UNKNOWN'
