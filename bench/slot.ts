@@ -1,4 +1,4 @@
-// Slot overhead on the local five-director network (issue 6): for each slot, the time from "all
+// Slot overhead on the local five-director network (docs/protocol.md §10): for each slot, the time from "all
 // outputs generated" (the last director's generation finished) to the first certificate, to the
 // certificate and the last chunk at a viewer, and to the chain's acceptance — generation itself
 // excluded. p50/p99 over at least 20 slots (`--slots N`); prints figures, asserts nothing.

@@ -1,5 +1,5 @@
-// Test runner: Node 20's `node --test` neither expands globs nor finds .ts files (ECOSYSTEM.md
-// trap 3), so this lists test/**/*.test.ts itself and hands them to node's runner, with tsx and the
+// Test runner: Node 20's `node --test` neither expands globs nor finds .ts files (it takes only the
+// paths it is given and looks for .js/.mjs/.cjs by default), so this lists test/**/*.test.ts itself and hands them to node's runner, with tsx and the
 // polyfill loaded first. Usage: run-tests.ts [unit|integration|e2e|<path substring>...]
 import { spawn } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
