@@ -1,6 +1,7 @@
 // Dev chain figures: submit_bft_result calls accepted per second by the real `nsn devchain` process
 // (each one certificate-verified and fsynced before its answer), and event delivery latency from
 // block production to a DevChainClient handler (p50/p99). Prints numbers, asserts nothing.
+import '../src/polyfill.ts' // first: Node 20 lacks Promise.withResolvers and a global WebSocket
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

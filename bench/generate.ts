@@ -1,5 +1,6 @@
 // Generation time of a 10 s, 24 fps, 320x240 slot by vortex-lane0, and the sidecar's overhead per
 // call (empty plugin round trip through gRPC, p50/p99). Prints figures, asserts nothing.
+import '../src/polyfill.ts' // first: Node 20 lacks Promise.withResolvers and a global WebSocket
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { initBlake3 } from '../src/crypto/index.ts'

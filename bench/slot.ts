@@ -5,6 +5,7 @@
 // Clock: Date.now() of this one host, read by every process (pino's `time` in the directors' info
 // logs, the test-side viewer and chain client here), so the differences need no clock sync.
 // Runtime: about 12 s per slot (the devnet's slot length) plus ~30 s to start and stop.
+import '../src/polyfill.ts' // first: Node 20 lacks Promise.withResolvers and a global WebSocket
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestNetwork, waitFor } from '../test/helpers/network.ts'

@@ -1,4 +1,7 @@
-// Runs every bench/*.ts (or the ones named) one after another; each prints its own figures.
+// Runs every bench/*.ts (or the ones whose name contains an argument) one after another; each
+// prints its own figures. Each bench is also an entry point of its own (`node --import tsx
+// bench/x.ts`) that loads src/polyfill.ts first; the runner preloads it as well, for a bench that
+// does not.
 import { spawnSync } from 'node:child_process'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
