@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { LANE0_DEFAULTS, Lane0ConfigError, validateLane0Config } from '../lane0/index.ts'
-import { GOSSIP_MESH_DEFAULTS, RATE_LIMIT_DEFAULTS } from '../p2p/index.ts'
+import { DEFAULT_LISTEN_ADDRS, GOSSIP_MESH_DEFAULTS, RATE_LIMIT_DEFAULTS } from '../p2p/index.ts'
 import { DEFAULT_SIDECAR_HOST, DEFAULT_SIDECAR_PORT } from '../sidecar/constants.ts'
 import { DEFAULT_RECIPE_BOUNDS } from '../types/index.ts'
 
@@ -58,7 +58,8 @@ export const CONFIG_DEFAULTS = {
     port: 9100,
   },
   p2p: {
-    listen: ['/ip4/127.0.0.1/tcp/9000', '/ip4/127.0.0.1/tcp/9001/ws'] as readonly string[],
+    /** All interfaces: peers on other hosts must reach a node (HTTP and the sidecar stay on loopback). */
+    listen: DEFAULT_LISTEN_ADDRS,
     announce: [] as readonly string[],
     /** Multiaddrs ending in /p2p/<PeerId>. */
     bootstrap: [] as readonly string[],

@@ -71,6 +71,7 @@ export const CONNECTION_MONITOR_DEFAULTS = Object.freeze({
 export const DEFAULT_TCP_PORT = 9000
 export const DEFAULT_WS_PORT = 9001
 
+/** All interfaces, so that peers on other hosts can connect; also the `p2p.listen` config default. */
 export const DEFAULT_LISTEN_ADDRS: readonly string[] = Object.freeze([
   `/ip4/0.0.0.0/tcp/${DEFAULT_TCP_PORT}`,
   `/ip4/0.0.0.0/tcp/${DEFAULT_WS_PORT}/ws`,
