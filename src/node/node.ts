@@ -30,7 +30,7 @@ import { HealthMonitor, type HealthReport } from './health.ts'
 import { HttpApi } from './http.ts'
 import { DataDirLockedError, lockDataDir } from './lock.ts'
 import { createLogger, type LogFormat } from './logging.ts'
-import { PACKAGE_ROOT } from './package-info.ts'
+import { PACKAGE_ROOT, PACKAGE_VERSION } from './package-info.ts'
 import { buildViewerAssets } from './viewer-bundle.ts'
 import { ViewerFeed } from './viewer-feed.ts'
 
@@ -350,6 +350,10 @@ export class NsnNode {
         p2p,
         tracker,
         sidecar: sidecarClient,
+        director,
+        dataDir,
+        registry,
+        info: { version: PACKAGE_VERSION, role: config.node.role, peerId: key.peerId.toString() },
       })
       healthMonitor.start()
       stops.push(() => healthMonitor.stop())
