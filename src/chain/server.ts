@@ -144,8 +144,10 @@ export class DevChainServer {
       })
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
+        wss.once('error', reject) // ws re-emits the listen error on itself: unhandled otherwise
         server.listen(opts.port, opts.host, () => {
           server.off('error', reject)
+          wss.off('error', reject)
           resolve()
         })
       })

@@ -2,8 +2,7 @@
 // line on stdout once listening ({"event":"listening","url","port","genesisHash","bestBlock"}) so
 // that scripts and tests can read the bound port; logs go to stderr.
 import { readFile } from 'node:fs/promises'
-import { Command, InvalidArgumentError } from 'commander'
-import pino from 'pino'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { Registry } from 'prom-client'
 import {
   CHAIN_PARAM_DEFAULTS,
@@ -16,6 +15,7 @@ import {
   hex,
   parseListen,
 } from '../chain/index.ts'
+import { createLogger, LOG_FORMATS, type LogFormat } from '../node/logging.ts'
 
 function int(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -43,6 +43,7 @@ interface DevchainFlags {
   genesis?: string
   snapshotEvery: number
   logLevel: string
+  logFormat: LogFormat
 }
 
 export function devchainCommand(): Command {
@@ -104,8 +105,20 @@ export function devchainCommand(): Command {
         DEVCHAIN_DEFAULTS.snapshotEveryBlocks,
       )
       .option('--log-level <level>', 'pino level (logs go to stderr)', 'info')
+      .addOption(
+        new Option(
+          '--log-format <format>',
+          'log lines: json, pretty, or auto (pretty when stdout is a terminal)',
+        )
+          .choices([...LOG_FORMATS])
+          .default('auto'),
+      )
+      .addHelpText(
+        'after',
+        '\nExit codes: 0 stopped cleanly, 2 bad usage, 3 failed (busy port, locked or damaged data folder).',
+      )
       .action(async (f: DevchainFlags) => {
-        const logger = pino({ level: f.logLevel }, pino.destination(2))
+        const logger = createLogger(f.logLevel, f.logFormat)
         const { host, port } = parseListen(f.listen)
         let genesisAccounts: ChainParams['genesisAccounts'] | undefined
         if (f.genesis !== undefined) {
@@ -145,7 +158,14 @@ export function devchainCommand(): Command {
             },
           },
           { logger, metrics: createDevChainMetrics(register), register },
-        )
+        ).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'EADDRINUSE')
+            throw new Error(
+              `--listen ${f.listen}: address already in use; choose another port (port 0: any free port)`,
+            )
+          if (err.code === 'EADDRNOTAVAIL') throw new Error(`--listen ${f.listen}: no such local address`)
+          throw err
+        })
         process.stdout.write(
           `${JSON.stringify({
             event: 'listening',

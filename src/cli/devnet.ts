@@ -3,10 +3,13 @@ import { Command, InvalidArgumentError } from 'commander'
 import { Devnet, type DevnetOptions, type DevnetView } from '../node/devnet.ts'
 import { runUntilSignal } from './node.ts'
 
-function positiveInt(v: string): number {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number >= 0')
-  return n
+function wholeNumber(min: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v)
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min)
+      throw new InvalidArgumentError(`must be a whole number >= ${min}`)
+    return n
+  }
 }
 
 /** One line per recent slot: each director's stage, and whether the chain finalised it. */
@@ -15,9 +18,10 @@ export function renderView(v: DevnetView): string {
   for (const d of v.directors) for (const s of d.slots.keys()) slots.add(s)
   const recent = [...slots].sort((a, b) => Number(BigInt(a) - BigInt(b))).slice(-6)
   const lines = [
-    `chain ${v.chainUrl}  block ${v.block}  slot ${v.slot ?? '-'}  finalised ${v.finalized.length}`,
+    `chain ${v.chainUrl}  block ${v.block}  slot ${v.slot ?? '-'}  final since start ${v.finalized.length}`,
     `viewer ${v.viewerUrl}`,
-    `directors: ${v.directors.map((d) => `${d.name}=${d.state}`).join('  ')}`,
+    `directors (state: Standby, OnDeck{epoch}, Active{epoch, slot}, Draining{epoch}):`,
+    `  ${v.directors.map((d) => `${d.name}=${d.state}`).join('  ')}`,
     '',
     `${'slot'.padEnd(10)} ${v.directors.map((d) => d.name.padEnd(18)).join(' ')}`,
   ]
@@ -35,10 +39,10 @@ export function devnetCommand(): Command {
     .description('run a local network: dev chain, directors with sidecars, recipe author, viewer')
     .option('--data-dir <dir>', 'everything the devnet writes (keys, chain, journals, logs)', '.nsn-devnet')
     .option('--reset', 'start from an empty data folder', false)
-    .option('--slots <n>', 'stop after this many slots are final on chain', positiveInt)
+    .option('--slots <n>', 'stop after this many slots are final on chain (>= 1)', wholeNumber(1))
     .option('--prompt <text>', 'use this prompt for every slot (default: a built-in list)')
-    .option('--directors <n>', 'director nodes', positiveInt, 5)
-    .option('--viewer-port <port>', 'port of the viewer page (0: any)', positiveInt, 8080)
+    .option('--directors <n>', 'director nodes (>= 1)', wholeNumber(1), 5)
+    .option('--viewer-port <port>', 'port of the viewer page (0: any)', wholeNumber(0), 8080)
     .addHelpText('after', '\nLogs of every process: <data-dir>/logs/. Ctrl-C stops every process.')
     .action(
       async (
@@ -57,6 +61,9 @@ export function devnetCommand(): Command {
             process.stdout.write(`\x1b[H\x1b[2J${text}\n`)
           },
           onLog: (line) => {
+            if (!tty) process.stdout.write(`${line}\n`)
+          },
+          onStage: (line) => {
             if (!tty) process.stdout.write(`${line}\n`)
           },
         })

@@ -1,7 +1,7 @@
 // `nsn inspect`: decode a wire message, print it as JSON, and say whether it is valid.
-import { readFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
 import { verifyRecipeSignature } from '../crypto/index.ts'
-import { VideoChunkError, verifyVideoChunk } from '../p2p/index.ts'
+import { MAX_INBOUND_RPC_BYTES, VideoChunkError, verifyVideoChunk } from '../p2p/index.ts'
 import {
   bytesToHex,
   DecodeError,
@@ -34,13 +34,24 @@ function display(value: Plain): Plain {
   return value
 }
 
-export async function readInput(file: string): Promise<Uint8Array> {
-  if (file === '-') {
-    const parts: Buffer[] = []
-    for await (const part of process.stdin) parts.push(part as Buffer)
-    return new Uint8Array(Buffer.concat(parts))
+/** No wire message is larger than the largest inbound frame a node accepts (the video topic's). */
+export const INSPECT_MAX_BYTES = MAX_INBOUND_RPC_BYTES
+
+/** Read at most `limit` bytes: reading stops at the limit, so a huge file costs no memory. */
+export async function readInput(file: string, limit = INSPECT_MAX_BYTES): Promise<Uint8Array> {
+  const input = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 })
+  const parts: Buffer[] = []
+  let total = 0
+  try {
+    for await (const part of input) {
+      total += (part as Buffer).length
+      if (total > limit) throw new Error(`larger than ${limit} bytes, the largest message a node accepts`)
+      parts.push(part as Buffer)
+    }
+  } finally {
+    if (file !== '-') (input as ReturnType<typeof createReadStream>).destroy()
   }
-  return new Uint8Array(await readFile(file))
+  return new Uint8Array(Buffer.concat(parts))
 }
 
 export function inspectRecipe(input: Uint8Array, format?: RecipeFormat, nowMs = Date.now()): InspectResult {

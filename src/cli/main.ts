@@ -2,14 +2,19 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { initBlake3, KeyError, NodeKey } from '../crypto/index.ts'
 import { ConfigError } from '../node/config.ts'
+import { DataDirLockedError } from '../node/lock.ts'
 import { NodeStartError } from '../node/node.ts'
-import { DecodeError, RecipeError, type RecipeFormat } from '../types/index.ts'
+import { PACKAGE_VERSION } from '../node/package-info.ts'
+import { watchParent } from '../node/processes.ts'
+import { bytesToHex, DecodeError, RecipeError, type RecipeFormat } from '../types/index.ts'
 import { devchainCommand } from './devchain.ts'
 import { devnetCommand } from './devnet.ts'
+import { doctorCommand } from './doctor.ts'
 import { UsageError } from './errors.ts'
 import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
 import { nodeCommand, statusCommand } from './node.ts'
 import { recipeCommand } from './recipe.ts'
+import { registerCommand } from './register.ts'
 import { sidecarCommand } from './sidecar.ts'
 
 /** Exit codes shared by every command (documented in the README). */
@@ -23,6 +28,7 @@ function parseFormat(v: string): RecipeFormat {
 export function buildProgram(): Command {
   const program = new Command('nsn')
     .description('NSN Lane 0 director node')
+    .version(PACKAGE_VERSION, '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
 
@@ -31,10 +37,27 @@ export function buildProgram(): Command {
     .description('create an Ed25519 node key (libp2p protobuf, mode 0600) and print its PeerId')
     .option('--out <file>', 'where to write the key', 'node.key')
     .option('--force', 'overwrite an existing key file', false)
+    .addHelpText(
+      'after',
+      '\nPrints the PeerId, then the public key (libp2p protobuf, 0x08011220…) that `nsn register`\n' +
+        'and a dev chain genesis file take, then the raw Ed25519 key (lane0.recipeAuthors).',
+    )
     .action(async (opts: { out: string; force: boolean }) => {
       const key = await NodeKey.generate()
-      await key.save(opts.out, { overwrite: opts.force })
-      process.stdout.write(`${key.peerId.toString()}\n`)
+      try {
+        await key.save(opts.out, { overwrite: opts.force })
+      } catch (err) {
+        if (err instanceof KeyError && err.code === 'EXISTS')
+          throw new KeyError(
+            'EXISTS',
+            opts.out,
+            `${opts.out}: a key file already exists; --force overwrites it`,
+          )
+        throw err
+      }
+      process.stdout.write(
+        `${key.peerId.toString()}\npublicKey 0x${bytesToHex(key.publicKeyProto)}\nauthorKey ${key.publicKeyHex}\n`,
+      )
     })
 
   program
@@ -72,6 +95,8 @@ export function buildProgram(): Command {
   program.addCommand(statusCommand())
   program.addCommand(devnetCommand())
   program.addCommand(recipeCommand())
+  program.addCommand(registerCommand())
+  program.addCommand(doctorCommand())
   // Commands added with addCommand do not inherit these; every command must throw, not exit.
   const override = (cmd: Command) => {
     for (const c of cmd.commands) {
@@ -92,11 +117,13 @@ const KNOWN_ERRORS: [new (...args: never[]) => Error, string, number][] = [
   [ConfigError, 'nsn: configuration: ', EXIT_CODES.usage],
   [NodeStartError, 'nsn: cannot start: ', EXIT_CODES.failure],
   [KeyError, 'nsn: ', EXIT_CODES.failure],
+  [DataDirLockedError, 'nsn: ', EXIT_CODES.failure],
 ]
 
 /** Run the CLI; every error ends as one clear line on stderr and an exit code, never a stack trace. */
 export async function main(argv: string[]): Promise<void> {
   await initBlake3()
+  watchParent()
   const program = buildProgram()
   try {
     await program.parseAsync(argv)

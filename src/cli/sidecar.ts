@@ -1,6 +1,6 @@
 // `nsn sidecar`: runs the sidecar gRPC server over a plugins folder until SIGINT/SIGTERM.
-import { Command, InvalidArgumentError } from 'commander'
-import { pino } from 'pino'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { createLogger, LOG_FORMATS, type LogFormat } from '../node/logging.ts'
 import {
   DEFAULT_LANE0_MAX_LATENCY_MS,
   DEFAULT_LANE1_MAX_LATENCY_MS,
@@ -41,6 +41,7 @@ interface SidecarOpts {
   lane1MaxLatencyMs: number
   taskRetentionMs: number
   logLevel: string
+  logFormat: LogFormat
 }
 
 export function sidecarCommand(): Command {
@@ -51,10 +52,14 @@ export function sidecarCommand(): Command {
       .exitOverride()
       .configureOutput({ writeErr: (s) => process.stderr.write(s) })
       .option('--plugins-dir <dir>', 'folder of <name>/manifest.yaml plugin folders', 'plugins')
-      .option('--listen <host:port>', 'address to listen on', parseListen, {
-        host: DEFAULT_SIDECAR_HOST,
-        port: DEFAULT_SIDECAR_PORT,
-      })
+      .addOption(
+        new Option('--listen <host:port>', 'address to listen on')
+          .argParser(parseListen)
+          .default(
+            { host: DEFAULT_SIDECAR_HOST, port: DEFAULT_SIDECAR_PORT },
+            `${DEFAULT_SIDECAR_HOST}:${DEFAULT_SIDECAR_PORT}`,
+          ),
+      )
       .option('--work-dir <dir>', 'parent of the per-task output folders (default: a fresh temp folder)')
       .option(
         '--allow <names>',
@@ -85,12 +90,20 @@ export function sidecarCommand(): Command {
         DEFAULT_TASK_RETENTION_MS,
       )
       .option('--log-level <level>', 'pino log level on stderr', 'info')
+      .addOption(
+        new Option(
+          '--log-format <format>',
+          'log lines: json, pretty, or auto (pretty when stdout is a terminal)',
+        )
+          .choices([...LOG_FORMATS])
+          .default('auto'),
+      )
       .addHelpText(
         'after',
         `\nListens on ${DEFAULT_SIDECAR_HOST}:${DEFAULT_SIDECAR_PORT} by default; the channel is not encrypted.`,
       )
       .action(async (opts: SidecarOpts) => {
-        const logger = pino({ name: 'sidecar', level: opts.logLevel }, pino.destination(2))
+        const logger = createLogger(opts.logLevel, opts.logFormat).child({ name: 'sidecar' })
         const loopback = ['127.0.0.1', '::1', 'localhost'].includes(opts.listen.host)
         if (!loopback)
           logger.warn(

@@ -4,11 +4,14 @@
 // < environment (NSN_SECTION_KEY) < flags (--set section.key=value). An unknown key or a bad value
 // is a ConfigError naming the key.
 import { readFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import { LANE0_DEFAULTS, Lane0ConfigError, validateLane0Config } from '../lane0/index.ts'
 import { DEFAULT_LISTEN_ADDRS, GOSSIP_MESH_DEFAULTS, RATE_LIMIT_DEFAULTS } from '../p2p/index.ts'
 import { DEFAULT_SIDECAR_HOST, DEFAULT_SIDECAR_PORT } from '../sidecar/constants.ts'
 import { DEFAULT_RECIPE_BOUNDS } from '../types/index.ts'
+import { LOG_FORMATS } from './logging.ts'
 
 export type ConfigErrorCode =
   | 'UNKNOWN_KEY'
@@ -36,6 +39,7 @@ type Leaf = number | string | boolean | readonly string[]
 const ENUMS: Record<string, readonly string[]> = {
   'node.role': ['director', 'viewer'],
   'node.logLevel': ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+  'node.logFormat': LOG_FORMATS,
   'chain.kind': ['dev', 'substrate'],
   'sidecar.mode': ['embedded', 'external'],
 }
@@ -47,9 +51,16 @@ export const CONFIG_DEFAULTS = {
     role: 'director',
     /** Key file, journal and sidecar task files live here. */
     dataDir: '.nsn',
-    /** Node key file. Empty: `<dataDir>/node.key`, created on first start. */
+    /**
+     * Node key file (from `nsn keygen --out <file>`). Empty: `<dataDir>/node.key`, created on first
+     * start. A key file named here that does not exist is refused unless `createKeyFile` is true.
+     */
     keyFile: '',
+    /** Create `keyFile` when it does not exist (a new identity, logged with its PeerId). */
+    createKeyFile: false,
     logLevel: 'info',
+    /** Log lines on stderr: json, pretty (one readable line each), or auto (pretty when stdout is a terminal). */
+    logFormat: 'auto',
   },
   http: {
     /** /metrics, /health, /api/status and the viewer page. Loopback unless you mean it. */
@@ -202,6 +213,9 @@ export function envName(key: string): string {
   return `NSN_${section.toUpperCase()}_${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`
 }
 
+/** NSN_* variables that are not configuration keys (debugging, the parent-death watch). */
+const NOT_CONFIG_ENV = new Set(['NSN_DEBUG', 'NSN_PARENT_PID'])
+
 export interface ConfigSources {
   profile?: ConfigProfile
   /** YAML file path. */
@@ -243,7 +257,7 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<NodeConfi
   const env = sources.env ?? {}
   const known = new Map(configKeys().map((k) => [envName(k.key), k.key]))
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('NSN_') || value === undefined || name === 'NSN_DEBUG') continue
+    if (!name.startsWith('NSN_') || value === undefined || NOT_CONFIG_ENV.has(name)) continue
     const key = known.get(name)
     if (key === undefined)
       throw new ConfigError('UNKNOWN_KEY', name, `${name}: unknown configuration variable`)
@@ -257,6 +271,28 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<NodeConfi
   }
   validateConfig(cfg)
   return cfg
+}
+
+/** Why `addr` is not a usable multiaddr (with a valid /p2p/<PeerId> when `needsPeer`), or null. */
+function multiaddrProblem(addr: string, needsPeer: boolean): string | null {
+  let ma: ReturnType<typeof multiaddr>
+  try {
+    ma = multiaddr(addr)
+  } catch (err) {
+    return `is not a multiaddr (${(err as Error).message})`
+  }
+  if (!needsPeer) return null
+  const peer = ma
+    .getComponents()
+    .filter((c) => c.name === 'p2p')
+    .at(-1)?.value
+  if (peer === undefined) return 'must end in /p2p/<PeerId>'
+  try {
+    peerIdFromString(peer)
+  } catch {
+    return `has an invalid PeerId "${peer}" (a base58btc PeerId such as 12D3KooW…)`
+  }
+  return null
 }
 
 function bound(key: string, v: number, min: number, max: number): void {
@@ -286,6 +322,13 @@ export function validateConfig(c: NodeConfig): void {
       'vortex.embeddingNoise',
       `vortex.embeddingNoise: ${c.vortex.embeddingNoise} must be in 0..1`,
     )
+  }
+  for (const key of ['p2p.listen', 'p2p.announce', 'p2p.bootstrap'] as const) {
+    const list = c.p2p[key.slice(4) as 'listen' | 'announce' | 'bootstrap']
+    for (const addr of list) {
+      const problem = multiaddrProblem(addr, key === 'p2p.bootstrap')
+      if (problem !== null) throw new ConfigError('INVALID_VALUE', key, `${key}: "${addr}" ${problem}`)
+    }
   }
   for (const [name, v] of Object.entries(c.recipes)) {
     if (!(v >= 0))

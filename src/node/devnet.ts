@@ -11,6 +11,7 @@ import { initBlake3, NodeKey, signRecipe } from '../crypto/index.ts'
 import { P2PNode } from '../p2p/index.ts'
 import { bytesToHex, encodeRecipe, type Recipe } from '../types/index.ts'
 import { DEVNET_CHAIN } from './devnet-profile.ts'
+import { DataDirLockedError, lockHoldersBelow } from './lock.ts'
 import { type DevChainReady, type NodeReady, type NsnProcess, startNsn } from './processes.ts'
 
 /** Built-in prompts, one per slot in turn (or `--prompt`). */
@@ -36,6 +37,8 @@ export interface DevnetOptions {
   onUpdate?: (view: DevnetView) => void
   /** Each progress line as it happens (the CLI prints them when stdout is not a terminal). */
   onLog?: (line: string) => void
+  /** Each director state or slot stage change (the CLI prints them when stdout is not a terminal). */
+  onStage?: (line: string) => void
   /** Extra `--set` assignments for every director (tests: Byzantine settings). */
   directorSet?: (index: number) => string[]
   /**
@@ -145,6 +148,12 @@ export class Devnet {
   async start(): Promise<void> {
     await initBlake3()
     const dir = resolve(this.opts.dataDir)
+    // A folder another devnet (or an orphan of one) still uses is neither shared nor wiped.
+    const holders = await lockHoldersBelow(dir, 1)
+    if (holders.length > 0) {
+      const h = holders[0]!
+      throw new DataDirLockedError(h.dir, h.pid)
+    }
     if (this.opts.reset) await rm(dir, { recursive: true, force: true })
     await mkdir(join(dir, 'logs'), { recursive: true })
     const logs = (name: string) => join(dir, 'logs', `${name}.log`)
@@ -170,6 +179,7 @@ export class Devnet {
       }),
     )
     const c = DEVNET_CHAIN
+    this.note(`starting the dev chain (${dir})`)
     this.chainProc = await startNsn<DevChainReady>(
       'devchain',
       [
@@ -233,6 +243,9 @@ export class Devnet {
     const ports = await freePorts(started.length)
     for (const [j, i] of started.entries())
       this.directorAddrs.set(i, `/ip4/127.0.0.1/tcp/${ports[j]}/p2p/${keys[i]!.peerId}`)
+    this.note(
+      `starting ${started.length} directors, each with its sidecar and plugin (logs: ${join(dir, 'logs')})`,
+    )
     const results = await Promise.allSettled(
       started.map(async (i) => {
         const name = `director-${i}`
@@ -246,6 +259,7 @@ export class Devnet {
         const boot = started.filter((k) => k !== i).map((k) => this.directorAddrs.get(k)!)
         this.directorArgs.set(i, nodeArgs(name, 'director', url, boot, [...listen, ...this.setFor(i)]))
         const p = await startNsn<NodeReady>(name, this.directorArgs.get(i)!, { logFile: logs(name) })
+        this.note(`${name} running: ${p.ready.peerId} ${p.ready.http}`)
         this.byIndex.set(i, p)
         this.procs.push(p)
         return p
@@ -256,6 +270,7 @@ export class Devnet {
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
     for (const i of started) this.directorProcs.push(this.byIndex.get(i)!)
     const boot = started.map((i) => this.directorAddrs.get(i)!)
+    this.note('starting the viewer node')
     this.viewerProc = await startNsn<NodeReady>(
       'viewer',
       nodeArgs('viewer', 'viewer', chainUrl, boot, ['--http-port', String(this.opts.viewerPort)]),
@@ -367,9 +382,12 @@ export class Devnet {
             } | null
           }
           if (s.director === null) return
+          if (d.state !== s.director.stateText) this.opts.onStage?.(`${d.name}: ${s.director.stateText}`)
           d.state = s.director.stateText
           for (const r of s.director.recentSlots) {
-            d.slots.set(r.slot, r.stage === 'failed' && r.failed ? `failed:${r.failed.code}` : r.stage)
+            const stage = r.stage === 'failed' && r.failed ? `failed:${r.failed.code}` : r.stage
+            if (d.slots.get(r.slot) !== stage) this.opts.onStage?.(`${d.name} slot ${r.slot}: ${stage}`)
+            d.slots.set(r.slot, stage)
           }
         } catch {
           d.state = 'unreachable'

@@ -16,7 +16,7 @@ export interface HttpComponents {
   /** JSON-serialisable status (bigints are written as decimal strings). */
   status: () => unknown
   /** Healthy when every part the node runs is up; the reasons are shown when it is not. */
-  health: () => { healthy: boolean; reasons: string[] }
+  health: () => { healthy: boolean; reasons: string[]; checks?: Record<string, unknown> }
   viewer?: { feed: ViewerFeed; assets: ViewerAssets }
 }
 

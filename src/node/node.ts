@@ -3,8 +3,7 @@
 // HTTP API — and stops them in reverse order. No business rules live here.
 import { mkdir } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 import {
   type ChainClient,
@@ -13,7 +12,7 @@ import {
   DevChainClient,
   SubstrateChainClient,
 } from '../chain/index.ts'
-import { initBlake3, NodeKey, publicKeyFromId } from '../crypto/index.ts'
+import { initBlake3, KeyError, NodeKey, publicKeyFromId } from '../crypto/index.ts'
 import { BftParticipant, createLane0Metrics, DirectorService } from '../lane0/index.ts'
 import {
   type AuthorisedAuthors,
@@ -27,13 +26,15 @@ import { EpochTracker, SlotClock } from '../scheduler/index.ts'
 import { SidecarClient, SidecarServer } from '../sidecar/index.ts'
 import { bytesToHex } from '../types/index.ts'
 import { ConfigError, type NodeConfig } from './config.ts'
+import { HealthMonitor, type HealthReport } from './health.ts'
 import { HttpApi } from './http.ts'
+import { DataDirLockedError, lockDataDir } from './lock.ts'
+import { createLogger, type LogFormat } from './logging.ts'
+import { PACKAGE_ROOT, PACKAGE_VERSION } from './package-info.ts'
 import { buildViewerAssets } from './viewer-bundle.ts'
 import { ViewerFeed } from './viewer-feed.ts'
 
-const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
-
-export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP'
+export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP' | 'LOCKED'
 
 /** A part of the node that could not start; the message says which and why. */
 export class NodeStartError extends Error {
@@ -140,6 +141,33 @@ function observeBft(parts: {
   }
 }
 
+/**
+ * The node key: `node.keyFile` when set (refused if missing, unless `node.createKeyFile`), else
+ * `<dataDir>/node.key`, created on first start. A created key is logged loudly with its PeerId: it is a
+ * new identity, which the chain does not know until it is registered.
+ */
+async function loadNodeKey(config: NodeConfig, dataDir: string, log: Logger): Promise<NodeKey> {
+  const configured = config.node.keyFile !== ''
+  const path = configured ? resolve(config.node.keyFile) : join(dataDir, 'node.key')
+  try {
+    return await NodeKey.load(path)
+  } catch (err) {
+    if (!(err instanceof KeyError && err.code === 'NOT_FOUND')) throw err
+  }
+  if (configured && !config.node.createKeyFile) {
+    throw new Error(
+      `node.keyFile ${path} does not exist; create it with \`nsn keygen --out ${path}\`, or set node.createKeyFile=true`,
+    )
+  }
+  const key = await NodeKey.generate()
+  await key.save(path)
+  log.warn(
+    { peerId: key.peerId.toString(), keyFile: path },
+    `created a NEW node key ${path}: this node is a new identity ${key.peerId}; register it (nsn register) before it can be elected`,
+  )
+  return key
+}
+
 export class NsnNode {
   private readonly stops: (() => Promise<void> | void)[] = []
   private constructor(
@@ -153,12 +181,13 @@ export class NsnNode {
     readonly tracker: EpochTracker,
     readonly director: DirectorService | null,
     readonly http: HttpApi,
+    private readonly healthMonitor: HealthMonitor,
   ) {}
 
   /** Start every part; on failure, stops what already started and throws NodeStartError. */
   static async start(config: NodeConfig, opts: { logger?: Logger } = {}): Promise<NsnNode> {
     await initBlake3()
-    const log = opts.logger ?? pino({ level: config.node.logLevel, base: { node: undefined } })
+    const log = opts.logger ?? createLogger(config.node.logLevel, config.node.logFormat as LogFormat)
     const registry = new Registry()
     collectDefaultMetrics({ register: registry, prefix: 'nsn_process_' })
     const stops: (() => Promise<void> | void)[] = []
@@ -168,9 +197,14 @@ export class NsnNode {
     try {
       const dataDir = resolve(config.node.dataDir)
       await mkdir(dataDir, { recursive: true })
-      const key = await step('KEY', 'node key', () =>
-        NodeKey.loadOrCreate(config.node.keyFile === '' ? join(dataDir, 'node.key') : config.node.keyFile),
-      )
+      // Two nodes on one folder would share a key and a journal: refused.
+      const unlock = await lockDataDir(dataDir).catch((err: unknown) => {
+        if (err instanceof DataDirLockedError)
+          throw new NodeStartError('LOCKED', `node.dataDir ${err.message}`)
+        throw err
+      })
+      stops.push(unlock)
+      const key = await step('KEY', 'node key', () => loadNodeKey(config, dataDir, log))
       const nodeLog = log.child({ peer: key.peerId.toString().slice(-8) })
 
       const chain: ChainClient =
@@ -225,12 +259,21 @@ export class NsnNode {
         },
         { logger: nodeLog, metrics: createP2PMetrics(registry) },
       )
-      await step('P2P', 'libp2p node', () => p2p.start())
+      await step('P2P', 'libp2p node', () => p2p.start()).catch((err: NodeStartError) => {
+        if (/EADDRINUSE/.test(err.message))
+          throw new NodeStartError(
+            'P2P',
+            `p2p.listen: an address is already in use (${config.p2p.listen.join(', ')}); choose free ports in p2p.listen (--listen)`,
+            err,
+          )
+        throw err
+      })
       stops.push(() => p2p.stop())
       await tracker.start()
       stops.push(() => tracker.stop())
 
       let director: DirectorService | null = null
+      let sidecarClient: SidecarClient | null = null
       if (config.node.role === 'director') {
         let address = config.sidecar.url
         if (config.sidecar.mode === 'embedded') {
@@ -257,6 +300,7 @@ export class NsnNode {
           logger: nodeLog,
         })
         stops.push(() => sidecar.close())
+        sidecarClient = sidecar
         director = new DirectorService(
           { key, gossip: p2p, chain, sidecar, logger: nodeLog, metrics: createLane0Metrics(registry) },
           {
@@ -298,6 +342,22 @@ export class NsnNode {
       feed.start()
       stops.push(() => feed.stop())
 
+      const healthMonitor = new HealthMonitor({
+        role: config.node.role,
+        publicKeyProto: key.publicKeyProto,
+        chain,
+        chainInfo,
+        p2p,
+        tracker,
+        sidecar: sidecarClient,
+        director,
+        dataDir,
+        registry,
+        info: { version: PACKAGE_VERSION, role: config.node.role, peerId: key.peerId.toString() },
+      })
+      healthMonitor.start()
+      stops.push(() => healthMonitor.stop())
+
       const assets = await step('HTTP', 'viewer bundle', () => buildViewerAssets())
       let node: NsnNode | null = null
       const http = new HttpApi(
@@ -311,7 +371,19 @@ export class NsnNode {
       )
       const bound = await step('HTTP', `http on ${config.http.host}:${config.http.port}`, () => http.start())
       stops.push(() => http.stop())
-      node = new NsnNode(config, key, log, registry, chain, chainInfo, p2p, tracker, director, http)
+      node = new NsnNode(
+        config,
+        key,
+        log,
+        registry,
+        chain,
+        chainInfo,
+        p2p,
+        tracker,
+        director,
+        http,
+        healthMonitor,
+      )
       node.stops.push(...stops)
       log.info(
         {
@@ -345,12 +417,8 @@ export class NsnNode {
     }
   }
 
-  health(): { healthy: boolean; reasons: string[] } {
-    const reasons: string[] = []
-    const s = this.p2p.status()
-    if (!s.started) reasons.push('p2p not started')
-    if (this.tracker.currentBlock === null) reasons.push('no chain block seen')
-    return { healthy: reasons.length === 0, reasons }
+  health(): HealthReport {
+    return this.healthMonitor.report()
   }
 
   /** Stop everything in reverse order of start. */

@@ -3,11 +3,57 @@
 // SIGKILL after a grace period) so that no process outlives its owner.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
-export const NSN_BIN = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin/nsn.js')
+/** The `nsn` entry point children are started with: the one this process runs from. */
+export const NSN_BIN = currentBin()
+
+function currentBin(): string {
+  const here = dirname(fileURLToPath(import.meta.url))
+  // Compiled (dist/src/node/processes.js): dist/bin/nsn.js; sources: bin/nsn.js.
+  return here.endsWith(join('dist', 'src', 'node'))
+    ? resolve(here, '../../bin/nsn.js')
+    : join(resolve(here, '../..'), 'bin/nsn.js')
+}
+
+/**
+ * A child started by startNsn ends with its parent, also when the parent dies by SIGKILL and runs
+ * no cleanup: it polls its parent pid (given in NSN_PARENT_PID) and stops itself with SIGTERM when
+ * it has been re-parented.
+ */
+export function watchParent(env: NodeJS.ProcessEnv = process.env): void {
+  const parent = Number(env.NSN_PARENT_PID)
+  if (!Number.isSafeInteger(parent) || parent <= 0) return
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer)
+      process.kill(process.pid, 'SIGTERM')
+    }
+  }, 500)
+  timer.unref()
+}
+
+/** The last line of a child's log that says why it stopped (its `nsn: …` error, else the last line). */
+export async function exitCause(logFile: string): Promise<string | null> {
+  const text = await readFile(logFile, 'utf8').catch(() => '')
+  const lines = text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-50)
+  const err = lines.findLast((l) => l.startsWith('nsn'))
+  if (err !== undefined) return err.trim()
+  const last = lines.at(-1)
+  if (last === undefined) return null
+  try {
+    const rec = JSON.parse(last) as { msg?: string; err?: { message?: string } }
+    return [rec.msg, rec.err?.message].filter(Boolean).join(': ') || last.slice(0, 200)
+  } catch {
+    return last.slice(0, 200)
+  }
+}
 
 export class ProcessStartError extends Error {
   override readonly name = 'ProcessStartError'
@@ -48,9 +94,10 @@ export async function startNsn<Ready extends { event: string }>(
   const log: WriteStream = createWriteStream(opts.logFile, { flags: 'a' })
   const child = spawn(process.execPath, [NSN_BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...opts.env },
+    env: { ...process.env, ...opts.env, NSN_PARENT_PID: String(process.pid) },
   })
   child.stderr!.pipe(log, { end: false })
+  const logClosed = new Promise<void>((res) => log.once('close', () => res()))
   const exited = new Promise<number | string>((res) => {
     child.once('exit', (code, signal) => {
       log.end()
@@ -81,9 +128,16 @@ export async function startNsn<Ready extends { event: string }>(
         // an ordinary log line
       }
     })
-    void exited.then((code) => {
+    void exited.then(async (code) => {
       clearTimeout(timer)
-      rej(new ProcessStartError(name, `${name}: exited (${code}) before it was ready (log: ${opts.logFile})`))
+      await Promise.race([logClosed, new Promise((r) => setTimeout(r, 2000))])
+      const cause = await exitCause(opts.logFile)
+      rej(
+        new ProcessStartError(
+          name,
+          `${name}: exited (${code}) before it was ready${cause === null ? '' : `: ${cause}`} (log: ${opts.logFile})`,
+        ),
+      )
     })
   })
   const stop = async (graceMs = 10_000) => {

@@ -1,11 +1,11 @@
 // Builds the browser viewer (viewer/src/main.ts) with esbuild, in memory, at node start. The
 // viewer reuses the node's own decoding and verification code (src/types, src/crypto/bft.ts,
 // src/p2p/video.ts); only Ed25519, BLAKE3 and key files are swapped for browser versions.
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, resolve } from 'node:path'
 import { build, type Plugin } from 'esbuild'
+import { PACKAGE_ROOT } from './package-info.ts'
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const root = PACKAGE_ROOT
 
 /** Node-only modules of src/crypto and their browser stand-ins. */
 const BROWSER_SHIMS: Record<string, string> = {

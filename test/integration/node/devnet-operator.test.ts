@@ -1,0 +1,77 @@
+// The devnet as an operator meets it without a terminal: progress lines from the first second,
+// `--reset` refusing a folder a running devnet holds, and every child ending when the devnet parent
+// is killed with SIGKILL (it runs no cleanup, so the children must notice by themselves).
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { after, test } from 'node:test'
+import { NSN_BIN } from '../../../src/node/processes.ts'
+import { waitFor } from '../../helpers/network.ts'
+import { cmdline, descendants } from '../../helpers/processes.ts'
+import { cleanEnv, runNsn } from '../cli/_nsn.ts'
+
+const dir = await mkdtemp(join(tmpdir(), 'nsn-devnet-op-'))
+const started: number[] = []
+after(async () => {
+  for (const pid of started) {
+    try {
+      process.kill(pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  await rm(dir, { recursive: true, force: true })
+})
+
+test('devnet: progress from the start, --reset refuses a held folder, children end on kill -9 of the parent', async () => {
+  const data = join(dir, 'net')
+  const child = spawn(
+    process.execPath,
+    [NSN_BIN, 'devnet', '--directors', '1', '--viewer-port', '0', '--data-dir', data],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: cleanEnv(),
+    },
+  )
+  started.push(child.pid!)
+  const lines: string[] = []
+  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l))
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  await waitFor('devnet running', () => lines.some((l) => l.startsWith('devnet running: viewer ')), {
+    timeoutMs: 120_000,
+    seen: () => `${lines.join(' | ')} stderr: ${stderr}`,
+  })
+  // Not silent while the processes start: the first line comes before any process is ready.
+  assert.match(lines[0]!, /^starting the dev chain \(/)
+  assert.ok(
+    lines.some((l) => /^director-0 running: 12D3KooW/.test(l)),
+    lines.join('\n'),
+  )
+
+  const reset = await runNsn(['devnet', '--reset', '--data-dir', data])
+  assert.equal(reset.code, 3, reset.stderr)
+  assert.match(
+    reset.first,
+    new RegExp(`^nsn: ${data}/[a-z0-9-]+: in use by process \\d+ \\(LOCK\\); stop that process first`),
+  )
+  assert.ok(existsSync(join(data, 'chain')), 'the held folder was not wiped')
+
+  const tree = descendants(child.pid!)
+  assert.ok(tree.length >= 3, `devnet children: ${JSON.stringify(tree)}`)
+  child.kill('SIGKILL')
+  await waitFor(
+    'every devnet child to end after kill -9 of the parent',
+    () => tree.every((p) => cmdline(p.pid) === null),
+    {
+      timeoutMs: 60_000,
+      seen: () => JSON.stringify(tree.filter((p) => cmdline(p.pid) !== null)),
+    },
+  )
+})
