@@ -32,8 +32,6 @@ export const LANE0_DEFAULTS = {
   maxVideoBytes: 64 * 1024 * 1024,
   /** Delay before the next member in rank order publishes its own video, ms (PROTOCOL.md §6). */
   publishGraceMs: 3000,
-  /** A fallback waits at most this many extra graces while a higher-ranked publisher makes progress. */
-  publishMaxExtensions: 10,
   /** Video chunk payload size (PROTOCOL.md §2, §6). */
   chunkSize: DEFAULT_CHUNK_SIZE,
   /** On-Deck lead time before the epoch's first block, ms (PROTOCOL.md §8). */
@@ -129,7 +127,6 @@ export function validateLane0Config(c: Lane0Config): void {
   bound('vortexRetries', c.vortexRetries, 0, 10)
   bound('vortexLane', c.vortexLane, 0, 255)
   bound('maxVideoBytes', c.maxVideoBytes, 1, 2 ** 31)
-  bound('publishMaxExtensions', c.publishMaxExtensions, 0, 1000)
   bound('chunkSize', c.chunkSize, 1, MAX_CHUNK_PAYLOAD_BYTES)
   bound('recipeQueueMax', c.recipeQueueMax, 1, 1000)
   bound('recipeMaxSlotsAhead', c.recipeMaxSlotsAhead, 1, 100_000)

@@ -303,7 +303,7 @@ export class DirectorService {
       {
         chunkSize: this.config.chunkSize,
         publishGraceMs: this.config.publishGraceMs,
-        publishMaxExtensions: this.config.publishMaxExtensions,
+        maxVideoBytes: this.config.maxVideoBytes,
       },
     )
     await this.journal.open()

@@ -213,9 +213,10 @@ export class NsnNode {
           electedForSlot,
           videoPolicy: new RelayVideoPolicy({
             electedForSlot,
+            currentSlot: () => tracker.currentSlot ?? undefined,
             chunkSize: config.lane0.chunkSize,
             maxVideoBytes: config.lane0.maxVideoBytes,
-            maxContentIdsPerSlot: config.lane0.quorum,
+            maxContentIdsPerSlot: chainInfo.quorum,
           }),
           recipes: {
             authorisedAuthors: recipeAuthors(config, electedForSlot),
