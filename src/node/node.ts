@@ -14,7 +14,7 @@ import {
   SubstrateChainClient,
 } from '../chain/index.ts'
 import { initBlake3, NodeKey, publicKeyFromId } from '../crypto/index.ts'
-import { BftParticipant, createLane0Metrics, DirectorService } from '../lane0/index.ts'
+import { BftParticipant, createLane0Metrics, DirectorService, resolveQuorum } from '../lane0/index.ts'
 import {
   type AuthorisedAuthors,
   authorsFromElection,
@@ -33,7 +33,7 @@ import { ViewerFeed } from './viewer-feed.ts'
 
 const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 
-export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP'
+export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'CONFIG' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP'
 
 /** A part of the node that could not start; the message says which and why. */
 export class NodeStartError extends Error {
@@ -183,6 +183,8 @@ export class NsnNode {
           : new SubstrateChainClient({ url: config.chain.url, logger: nodeLog })
       stops.push(() => chain.close())
       const chainInfo = await step('CHAIN_UNREACHABLE', `chain at ${config.chain.url}`, () => chain.info())
+      // PROTOCOL.md §7: one quorum, read from the chain; a configured one that differs is fatal.
+      await step('CONFIG', 'lane0.quorum', async () => resolveQuorum(config.lane0.quorum, chainInfo.quorum))
 
       // The elected sets drive the relay policy, recipe authors and the viewer's trust anchor.
       const tracker = new EpochTracker(
