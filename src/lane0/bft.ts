@@ -33,7 +33,7 @@ import {
   type Proposal,
 } from '../types/index.ts'
 import { cosineSimilarity, embeddingProblem, largestAgreeingSet } from './agreement.ts'
-import { LANE0_DEFAULTS } from './constants.ts'
+import { LANE0_DEFAULTS, REFERENCE_QUORUM } from './constants.ts'
 import { BftError, type BftFailureDetails } from './errors.ts'
 import { type Logger, silentLogger } from './log.ts'
 import type { Lane0Metrics } from './metrics.ts'
@@ -131,7 +131,7 @@ export interface BftParticipantInit {
   /** network_id (PROTOCOL.md §1): the chain's genesis hash. */
   networkId: Uint8Array
   slotClock: SlotClock
-  /** @default LANE0_DEFAULTS.quorum */
+  /** The chain's quorum (PROTOCOL.md §7). @default REFERENCE_QUORUM */
   quorum?: number
   /** @default LANE0_DEFAULTS.similarityThreshold */
   similarityThreshold?: number
@@ -223,7 +223,7 @@ export class BftParticipant {
     this.metrics = components.metrics ?? null
     this.networkId = init.networkId
     this.slotClock = init.slotClock
-    this.quorum = init.quorum ?? LANE0_DEFAULTS.quorum
+    this.quorum = init.quorum ?? REFERENCE_QUORUM
     this.threshold = init.similarityThreshold ?? LANE0_DEFAULTS.similarityThreshold
     this.bftTimeoutMs = init.bftTimeoutMs ?? LANE0_DEFAULTS.bftTimeoutMs
     this.commitTimeoutMs = init.commitTimeoutMs ?? LANE0_DEFAULTS.commitTimeoutMs

@@ -6,8 +6,12 @@ import { Lane0ConfigError } from './errors.ts'
 export const LANE0_DEFAULTS = {
   /** Directors elected per epoch, n (PROTOCOL.md §5). */
   directors: 5,
-  /** Quorum q: agreeing set size and commits for a certificate (PROTOCOL.md §5). */
-  quorum: 3,
+  /**
+   * Quorum q: agreeing set size and commits for a certificate (PROTOCOL.md §5). It is a chain
+   * parameter (§7): 0 reads it from the chain; any other value must equal the chain's, or the
+   * director refuses to start.
+   */
+  quorum: 0,
   /** Cosine threshold τ every pair of the agreeing set must reach (PROTOCOL.md §5). */
   similarityThreshold: 0.85,
   /** Proposal collection window, ms (PROTOCOL.md §5 `bft_timeout_ms`). */
@@ -32,8 +36,6 @@ export const LANE0_DEFAULTS = {
   maxVideoBytes: 64 * 1024 * 1024,
   /** Delay before the next member in rank order publishes its own video, ms (PROTOCOL.md §6). */
   publishGraceMs: 3000,
-  /** A fallback waits at most this many extra graces while a higher-ranked publisher makes progress. */
-  publishMaxExtensions: 10,
   /** Video chunk payload size (PROTOCOL.md §2, §6). */
   chunkSize: DEFAULT_CHUNK_SIZE,
   /** On-Deck lead time before the epoch's first block, ms (PROTOCOL.md §8). */
@@ -56,6 +58,22 @@ export const LANE0_DEFAULTS = {
   /** Slots in flight at once (generation of slot s+1 may overlap the publication of slot s). */
   maxInflightSlots: 3,
 } as const
+
+/** The reference quorum (PROTOCOL.md §5): what a component uses when nobody passed the chain's. */
+export const REFERENCE_QUORUM = 3
+
+/**
+ * The one quorum (PROTOCOL.md §7): the chain's. A configured value (non-zero) that differs is a
+ * configuration error naming both values.
+ */
+export function resolveQuorum(configured: number, chainQuorum: number): number {
+  if (configured === 0 || configured === chainQuorum) return chainQuorum
+  throw new Lane0ConfigError(
+    'INVALID_VALUE',
+    'quorum',
+    `quorum: configured ${configured} differs from the chain's quorum ${chainQuorum}; set it to ${chainQuorum} or 0 (read from the chain)`,
+  )
+}
 
 export type Lane0Defaults = typeof LANE0_DEFAULTS
 
@@ -107,7 +125,7 @@ function bound(field: string, v: number, min: number, max: number, integer = tru
 export function validateLane0Config(c: Lane0Config): void {
   const day = 86_400_000
   bound('directors', c.directors, 1, 32)
-  bound('quorum', c.quorum, 1, c.directors)
+  bound('quorum', c.quorum, 0, c.directors)
   bound('similarityThreshold', c.similarityThreshold, -1, 1, false)
   bound('embeddingNormTolerance', c.embeddingNormTolerance, 0, 1, false)
   for (const f of [
@@ -129,7 +147,6 @@ export function validateLane0Config(c: Lane0Config): void {
   bound('vortexRetries', c.vortexRetries, 0, 10)
   bound('vortexLane', c.vortexLane, 0, 255)
   bound('maxVideoBytes', c.maxVideoBytes, 1, 2 ** 31)
-  bound('publishMaxExtensions', c.publishMaxExtensions, 0, 1000)
   bound('chunkSize', c.chunkSize, 1, MAX_CHUNK_PAYLOAD_BYTES)
   bound('recipeQueueMax', c.recipeQueueMax, 1, 1000)
   bound('recipeMaxSlotsAhead', c.recipeMaxSlotsAhead, 1, 100_000)

@@ -21,7 +21,7 @@ import {
 import type { SidecarTaskRunner } from '../sidecar/types.ts'
 import type { LaneMode, RecipeBounds } from '../types/index.ts'
 import { BftParticipant } from './bft.ts'
-import { type Lane0Config, resolveLane0Config } from './constants.ts'
+import { type Lane0Config, resolveLane0Config, resolveQuorum } from './constants.ts'
 import {
   DIRECTOR_STATE_KINDS,
   type DirectorInput,
@@ -270,7 +270,8 @@ export class DirectorService {
     const info = await this.chain.info()
     const slotClock = SlotClock.fromChainInfo(info)
     const networkId = this.init.networkId ?? info.genesisHash
-    const quorum = this.init.config?.quorum ?? info.quorum ?? this.config.quorum
+    // PROTOCOL.md §7: one quorum, the chain's; a configured one that differs refuses to start.
+    const quorum = resolveQuorum(this.init.config?.quorum ?? this.config.quorum, info.quorum)
     const common = { clock: this.clock, logger: this.log, metrics: this.metrics }
     const bft = new BftParticipant(
       { gossip: this.gossip, key: this.key, ...common },
@@ -303,7 +304,7 @@ export class DirectorService {
       {
         chunkSize: this.config.chunkSize,
         publishGraceMs: this.config.publishGraceMs,
-        publishMaxExtensions: this.config.publishMaxExtensions,
+        maxVideoBytes: this.config.maxVideoBytes,
       },
     )
     await this.journal.open()

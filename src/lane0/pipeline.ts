@@ -155,6 +155,9 @@ export class SlotPipeline {
       'slot started',
     )
 
+    // Faster directors may certify and publish while this one still generates: keep their chunks.
+    this.c.publisher.expect(slot)
+
     // 1. Generate (one at a time on this node's GPU).
     let output: GenerationOutput
     const release = await this.gpu.lock()

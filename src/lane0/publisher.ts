@@ -1,8 +1,10 @@
 // Publication of certified video (PROTOCOL.md §6): the canonical member publishes its video as signed
 // chunks with content_id = hex(content_hash); every other member waits its turn in rank order
-// (`publish_grace_ms` each) and publishes its own video only if no higher-ranked member's chunks are
-// seen making progress. The publisher watches /nsn/video/1.0.0 to know what has been seen.
-import type { NodeKey } from '../crypto/index.ts'
+// (`publish_grace_ms` each, a hard deadline) and stands down only once a higher-ranked member's video
+// has been reassembled here and its BLAKE3 equals that member's certified content hash. The publisher
+// reassembles chunks from /nsn/video/1.0.0 only for the slots its director is working on (expect()),
+// one content id per signer, so no other signer can evict or stretch what it waits for.
+import { blake3, type NodeKey } from '../crypto/index.ts'
 import { buildVideoChunks, type Gossip, type PublishVideoReport, type VideoGossip } from '../p2p/index.ts'
 import { abortReason, type Clock, raceAbort, sleep, systemClock } from '../scheduler/index.ts'
 import {
@@ -10,7 +12,8 @@ import {
   type CertificateMember,
   decodeVideoChunk,
   encodeVideoChunk,
-  type VideoChunkHeader,
+  equalBytes,
+  type VideoChunk,
 } from '../types/index.ts'
 import { LANE0_DEFAULTS } from './constants.ts'
 import { PublishError } from './errors.ts'
@@ -32,7 +35,7 @@ export interface PublishReport {
 
 export type PublishOutcome =
   | { action: 'published'; report: PublishReport }
-  /** A higher-ranked member's video was seen complete (or still progressing when we gave up waiting). */
+  /** A higher-ranked member's video was reassembled and matched its certified content hash. */
   | { action: 'stood-down'; contentId: string; rank: number }
   | { action: 'not-member' }
 
@@ -41,6 +44,7 @@ export interface ContentProgress {
   contentId: string
   total: number
   received: number
+  bytes: number
   lastChunkAtMs: number
 }
 
@@ -57,22 +61,22 @@ export interface ChunkPublisherInit {
   chunkSize?: number
   /** @default LANE0_DEFAULTS.publishGraceMs */
   publishGraceMs?: number
-  /** @default LANE0_DEFAULTS.publishMaxExtensions */
-  publishMaxExtensions?: number
-  /** Slots whose chunk progress is remembered. @default 8 */
+  /** Bytes reassembled per signer and slot at most (PROTOCOL.md §2: bounds in bytes). @default LANE0_DEFAULTS.maxVideoBytes */
+  maxVideoBytes?: number
+  /** Slots reassembled at once (expect()); the oldest is dropped beyond it. @default LANE0_DEFAULTS.maxInflightSlots + 1 */
   trackedSlots?: number
-  /** Progress entries (content by signer) kept per slot. @default 64 */
-  maxContentsPerSlot?: number
 }
 
-interface Progress {
+/** One signer's video in one slot, as reassembled here. */
+interface Assembly {
+  contentId: string
   total: number
-  indexes: Set<number>
+  parts: Map<number, Uint8Array>
+  bytes: number
   lastChunkAtMs: number
+  /** BLAKE3 of the reassembled video once complete (computed once). */
+  hash: Uint8Array | null
 }
-
-/** Upper bound on total_chunks tracked per content (4 GiB at 64 KiB chunks is far beyond any slot). */
-const MAX_TRACKED_CHUNKS = 65_536
 
 export class ChunkPublisher {
   private readonly gossip: Gossip
@@ -82,11 +86,10 @@ export class ChunkPublisher {
   private readonly metrics: Lane0Metrics | null
   readonly chunkSize: number
   readonly publishGraceMs: number
-  private readonly maxExtensions: number
+  private readonly maxVideoBytes: number
   private readonly trackedSlots: number
-  private readonly maxContents: number
-  /** slot → `${contentId}|${signerHex}` → progress */
-  private readonly seen = new Map<bigint, Map<string, Progress>>()
+  /** expected slot → signer (hex) → its video. Only slots this director works on. */
+  private readonly slots = new Map<bigint, Map<string, Assembly>>()
   private readonly listeners = new Set<() => void>()
   private unsubscribe: (() => void) | null = null
 
@@ -98,9 +101,8 @@ export class ChunkPublisher {
     this.metrics = components.metrics ?? null
     this.chunkSize = init.chunkSize ?? LANE0_DEFAULTS.chunkSize
     this.publishGraceMs = init.publishGraceMs ?? LANE0_DEFAULTS.publishGraceMs
-    this.maxExtensions = init.publishMaxExtensions ?? LANE0_DEFAULTS.publishMaxExtensions
-    this.trackedSlots = init.trackedSlots ?? 8
-    this.maxContents = init.maxContentsPerSlot ?? 64
+    this.maxVideoBytes = init.maxVideoBytes ?? LANE0_DEFAULTS.maxVideoBytes
+    this.trackedSlots = init.trackedSlots ?? LANE0_DEFAULTS.maxInflightSlots + 1
   }
 
   /** Watch the video topic (chunks there already passed the p2p layer's hash/signature/policy checks). */
@@ -108,8 +110,7 @@ export class ChunkPublisher {
     if (this.unsubscribe !== null) return
     this.unsubscribe = this.gossip.subscribe('video', (msg) => {
       try {
-        const chunk = decodeVideoChunk(msg.data)
-        this.observe(chunk.header, chunk.signer)
+        this.observe(decodeVideoChunk(msg.data))
       } catch {
         // Not ours to judge: the p2p validator decides what is forwarded; we only track progress.
       }
@@ -121,46 +122,84 @@ export class ChunkPublisher {
     this.unsubscribe = null
   }
 
-  /** Record that a chunk of (slot, content_id, signer) was seen. */
-  observe(header: VideoChunkHeader, signer: Uint8Array): void {
-    if (header.total_chunks === 0 || header.total_chunks > MAX_TRACKED_CHUNKS) return
-    if (header.chunk_index >= header.total_chunks) return
-    let slot = this.seen.get(header.slot)
-    if (slot === undefined) {
-      if (this.seen.size >= this.trackedSlots) {
-        const oldest = minSlot(this.seen.keys())
-        if (header.slot < oldest) return // older than everything tracked: nothing waits on it
-        this.seen.delete(oldest)
-      }
-      slot = new Map()
-      this.seen.set(header.slot, slot)
-    }
-    const id = `${header.content_id}|${bytesToHex(signer)}`
-    let p = slot.get(id)
-    if (p === undefined) {
-      if (slot.size >= this.maxContents) return
-      p = { total: header.total_chunks, indexes: new Set(), lastChunkAtMs: 0 }
-      slot.set(id, p)
-    }
-    if (header.total_chunks !== p.total) return
-    if (!p.indexes.has(header.chunk_index)) {
-      p.indexes.add(header.chunk_index)
-      p.lastChunkAtMs = this.clock.now()
-      for (const l of [...this.listeners]) l()
-    }
+  /**
+   * Start reassembling chunks of `slot` (its director is working on it): called when the slot's
+   * round begins, so that chunks arriving before the certificate are kept. Bounded to
+   * `trackedSlots` slots, the oldest dropped first.
+   */
+  expect(slot: bigint): void {
+    if (this.slots.has(slot)) return
+    if (this.slots.size >= this.trackedSlots) this.slots.delete(minSlot(this.slots.keys()))
+    this.slots.set(slot, new Map())
   }
 
-  /** Progress of `contentId` by `signer` (protobuf key) in `slot`, if any chunk was seen. */
+  /** Forget `slot`'s reassembly (its publication is decided). */
+  release(slot: bigint): void {
+    this.slots.delete(slot)
+  }
+
+  /**
+   * Take in a chunk that passed the p2p layer's checks (hash, signature, elected signer). Kept only
+   * for an expected slot, for the first content id each signer sent, up to max_video_bytes.
+   */
+  observe(chunk: VideoChunk): void {
+    const h = chunk.header
+    const slot = this.slots.get(h.slot)
+    if (slot === undefined) return
+    if (h.total_chunks === 0 || h.chunk_index >= h.total_chunks) return
+    const signer = bytesToHex(chunk.signer)
+    let a = slot.get(signer)
+    if (a === undefined) {
+      a = {
+        contentId: h.content_id,
+        total: h.total_chunks,
+        parts: new Map(),
+        bytes: 0,
+        lastChunkAtMs: 0,
+        hash: null,
+      }
+      slot.set(signer, a)
+    }
+    // A second content id or a different total from the same signer is that signer's own lie: it
+    // only makes its own video unverifiable, which counts as not published.
+    if (a.contentId !== h.content_id || a.total !== h.total_chunks || a.parts.has(h.chunk_index)) return
+    if (a.bytes + chunk.payload.length > this.maxVideoBytes) return
+    a.parts.set(h.chunk_index, chunk.payload)
+    a.bytes += chunk.payload.length
+    a.lastChunkAtMs = this.clock.now()
+    for (const l of [...this.listeners]) l()
+  }
+
+  /** Progress of `contentId` by `signer` (protobuf key) in an expected `slot`, if any chunk was kept. */
   progress(slot: bigint, contentId: string, signer: Uint8Array): ContentProgress | undefined {
-    const p = this.seen.get(slot)?.get(`${contentId}|${bytesToHex(signer)}`)
-    if (p === undefined) return undefined
+    const a = this.slots.get(slot)?.get(bytesToHex(signer))
+    if (a === undefined || a.contentId !== contentId) return undefined
     return {
       signer: bytesToHex(signer),
       contentId,
-      total: p.total,
-      received: p.indexes.size,
-      lastChunkAtMs: p.lastChunkAtMs,
+      total: a.total,
+      received: a.parts.size,
+      bytes: a.bytes,
+      lastChunkAtMs: a.lastChunkAtMs,
     }
+  }
+
+  /** Whether `member`'s video of `slot` was reassembled here and BLAKE3 equals its content hash. */
+  verified(slot: bigint, member: CertificateMember): boolean {
+    const a = this.slots.get(slot)?.get(bytesToHex(member.signer))
+    if (a === undefined || a.contentId !== bytesToHex(member.content_hash) || a.parts.size < a.total)
+      return false
+    if (a.hash === null) {
+      const video = new Uint8Array(a.bytes)
+      let off = 0
+      for (let i = 0; i < a.total; i++) {
+        const part = a.parts.get(i)!
+        video.set(part, off)
+        off += part.length
+      }
+      a.hash = blake3(video)
+    }
+    return equalBytes(a.hash, member.content_hash)
   }
 
   /** Chunk and publish `video` as this node; throws PublishError when no chunk could be sent. */
@@ -205,7 +244,6 @@ export class ChunkPublisher {
       for (const [i, chunk] of chunks.entries()) {
         if (failedIdx.has(i) || report.published === 0) continue
         bytes += chunk.payload.length
-        this.observe(chunk.header, chunk.signer)
       }
       if (report.errors?.length)
         lastErr = new Error(`chunk errors: ${report.errors.map((e) => e.code).join(', ')}`)
@@ -218,7 +256,6 @@ export class ChunkPublisher {
           await raceAbort(this.gossip.publish('video', encodeVideoChunk(chunk)), signal)
           published++
           bytes += chunk.payload.length
-          this.observe(chunk.header, chunk.signer)
         } catch (err) {
           if (signal?.aborted) throw aborted(err)
           failed++
@@ -253,9 +290,9 @@ export class ChunkPublisher {
 
   /**
    * PROTOCOL.md §6 for one certified slot. `members` are the certificate's members in rank order.
-   * The canonical member publishes at once. Member k waits k × grace after this call; it stands down
-   * as soon as a higher-ranked member's content is seen complete, keeps waiting (one more grace, at
-   * most `publishMaxExtensions` times) while such content is still arriving, else publishes its own.
+   * The canonical member publishes at once. Member k waits until k × grace after this call (a hard
+   * deadline: trickled chunks do not extend it) and stands down as soon as a higher-ranked member's
+   * video is reassembled and verified against its certified content hash, else publishes its own.
    */
   async publishCertified(
     args: { slot: bigint; members: readonly CertificateMember[]; video: Uint8Array | null },
@@ -266,40 +303,35 @@ export class ChunkPublisher {
     if (rank < 0 || args.video === null) return { action: 'not-member' }
     const own = args.members[rank]!
     if (rank === 0) {
+      this.release(args.slot)
       return {
         action: 'published',
         report: await this.publishVideo(args.slot, own.content_hash, args.video, 'canonical', signal),
       }
     }
+    this.expect(args.slot)
     const higher = args.members.slice(0, rank)
-    const status = () => {
-      let complete: { contentId: string; rank: number } | null = null
-      let lastProgress = 0
-      higher.forEach((m, i) => {
-        const p = this.progress(args.slot, bytesToHex(m.content_hash), m.signer)
-        if (p === undefined) return
-        if (p.received >= p.total && complete === null) complete = { contentId: p.contentId, rank: i }
-        lastProgress = Math.max(lastProgress, p.lastChunkAtMs)
-      })
-      return { complete: complete as { contentId: string; rank: number } | null, lastProgress }
-    }
-    let deadline = this.clock.now() + rank * this.publishGraceMs
-    for (let extensions = 0; ; extensions++) {
-      await this.waitUntil(deadline, () => status().complete !== null, signal)
-      const s = status()
-      if (s.complete !== null) return { action: 'stood-down', ...s.complete }
-      const now = this.clock.now()
-      if (
-        s.lastProgress > 0 &&
-        now - s.lastProgress < this.publishGraceMs &&
-        extensions < this.maxExtensions
-      ) {
-        deadline = now + this.publishGraceMs
-        continue
+    const verifiedMember = (): { contentId: string; rank: number } | null => {
+      for (const [i, m] of higher.entries()) {
+        if (this.verified(args.slot, m)) return { contentId: bytesToHex(m.content_hash), rank: i }
       }
-      break
+      return null
     }
-    this.log.info({ slot: args.slot, rank }, 'higher-ranked video not seen: publishing as fallback')
+    try {
+      await this.waitUntil(
+        this.clock.now() + rank * this.publishGraceMs,
+        () => verifiedMember() !== null,
+        signal,
+      )
+      const done = verifiedMember()
+      if (done !== null) return { action: 'stood-down', ...done }
+    } finally {
+      this.release(args.slot)
+    }
+    this.log.info(
+      { slot: args.slot, rank },
+      'no higher-ranked video verified within the grace: publishing as fallback',
+    )
     return {
       action: 'published',
       report: await this.publishVideo(args.slot, own.content_hash, args.video, 'fallback', signal),

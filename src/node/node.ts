@@ -13,7 +13,7 @@ import {
   SubstrateChainClient,
 } from '../chain/index.ts'
 import { initBlake3, KeyError, NodeKey, publicKeyFromId } from '../crypto/index.ts'
-import { BftParticipant, createLane0Metrics, DirectorService } from '../lane0/index.ts'
+import { BftParticipant, createLane0Metrics, DirectorService, resolveQuorum } from '../lane0/index.ts'
 import {
   type AuthorisedAuthors,
   authorsFromElection,
@@ -34,7 +34,7 @@ import { PACKAGE_ROOT, PACKAGE_VERSION } from './package-info.ts'
 import { buildViewerAssets } from './viewer-bundle.ts'
 import { ViewerFeed } from './viewer-feed.ts'
 
-export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP' | 'LOCKED'
+export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'CONFIG' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP' | 'LOCKED'
 
 /** A part of the node that could not start; the message says which and why. */
 export class NodeStartError extends Error {
@@ -217,6 +217,8 @@ export class NsnNode {
           : new SubstrateChainClient({ url: config.chain.url, logger: nodeLog })
       stops.push(() => chain.close())
       const chainInfo = await step('CHAIN_UNREACHABLE', `chain at ${config.chain.url}`, () => chain.info())
+      // PROTOCOL.md §7: one quorum, read from the chain; a configured one that differs is fatal.
+      await step('CONFIG', 'lane0.quorum', async () => resolveQuorum(config.lane0.quorum, chainInfo.quorum))
 
       // The elected sets drive the relay policy, recipe authors and the viewer's trust anchor.
       const tracker = new EpochTracker(
@@ -247,9 +249,10 @@ export class NsnNode {
           electedForSlot,
           videoPolicy: new RelayVideoPolicy({
             electedForSlot,
+            currentSlot: () => tracker.currentSlot ?? undefined,
             chunkSize: config.lane0.chunkSize,
             maxVideoBytes: config.lane0.maxVideoBytes,
-            maxContentIdsPerSlot: config.lane0.quorum,
+            maxContentIdsPerSlot: chainInfo.quorum,
           }),
           recipes: {
             authorisedAuthors: recipeAuthors(config, electedForSlot),

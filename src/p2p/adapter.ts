@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
 import { blake3 } from '../crypto/index.ts'
-import { bytesToHex } from '../types/index.ts'
+import { bytesToHex, isReferenceBftVariant } from '../types/index.ts'
 import { DEDUP_CACHE_SIZE } from './constants.ts'
 import { GossipAction, type GossipErrorCode, GossipValidationError } from './errors.ts'
 import type { TopicValidator, ValidationResult } from './gossip.ts'
@@ -75,12 +75,22 @@ export class GossipValidation {
     return Object.fromEntries([...this.counts].map(([t, c]) => [t, { ...c }]))
   }
 
-  async validate(topic: TopicName, data: Uint8Array, from: string): Promise<ValidationResult> {
+  /**
+   * `from` is the peer that handed us the message; `author` is the peer that signed it (GossipSub
+   * StrictSign `from`), to which the rate budget is charged (PROTOCOL.md §2: a relay never pays
+   * for what it forwards). Without an author (unsigned, tests) the forwarding peer is charged.
+   */
+  async validate(
+    topic: TopicName,
+    data: Uint8Array,
+    from: string,
+    author: string = from,
+  ): Promise<ValidationResult> {
     const started = performance.now()
     let result: ValidationResult
     let code: GossipErrorCode | '' = ''
     try {
-      const decoded = await this.run(topic, data, from)
+      const decoded = await this.run(topic, data, from, author)
       this.decodedByData.set(data, decoded)
       result = 'accept'
     } catch (err) {
@@ -99,7 +109,7 @@ export class GossipValidation {
     return result
   }
 
-  private async run(topic: TopicName, data: Uint8Array, from: string): Promise<unknown> {
+  private async run(topic: TopicName, data: Uint8Array, from: string, author: string): Promise<unknown> {
     const d = this.deps
     // PROTOCOL.md §2: the topic's size limit, on receive as well, before any decoding.
     const max = d.maxBytes[topic]
@@ -110,24 +120,37 @@ export class GossipValidation {
         `data: ${data.length} bytes exceeds the ${topic} limit of ${max} bytes`,
       )
     }
-    // Per-peer budget (constants.ts RATE_LIMIT_DEFAULTS): over it, ignore; repeatedly, graylist.
+    // Per-author budget (constants.ts RATE_LIMIT_DEFAULTS): over it, ignore; repeatedly, graylist
+    // the author. Charged to the signer, never to the relay that forwarded it (PROTOCOL.md §2).
     if (d.rateLimiter !== null) {
-      const wasGraylisted = d.rateLimiter.isGraylisted(from)
-      const decision = d.rateLimiter.check(from, topic === 'video' ? 'video' : 'control', d.scoreOf(from))
+      const wasGraylisted = d.rateLimiter.isGraylisted(author)
+      const decision = d.rateLimiter.check(author, topic === 'video' ? 'video' : 'control', d.scoreOf(author))
       if (decision === 'graylisted') {
         if (!wasGraylisted) {
           d.metrics?.graylisted.inc()
-          d.log.warn({ peer: from, topic }, 'peer graylisted for repeated rate-limit violations')
+          d.log.warn(
+            { peer: author, via: from, topic },
+            'author graylisted for repeated rate-limit violations',
+          )
         }
-        throw new GossipValidationError(GossipAction.IGNORE, 'GRAYLISTED', 'peer is graylisted')
+        throw new GossipValidationError(GossipAction.IGNORE, 'GRAYLISTED', 'author is graylisted')
       }
       if (decision === 'limited') {
         throw new GossipValidationError(
           GossipAction.IGNORE,
           'RATE_LIMITED',
-          `peer is over its ${topic} budget`,
+          `author is over its ${topic} budget`,
         )
       }
+    }
+    // §2: the reference implementation's BftSignal variants 0 (Embedding) and 1 (Vote) are not
+    // ours but not malformed either: ignored, and counted under their own code.
+    if (topic === 'bft' && data.length > 0 && isReferenceBftVariant(data[0]!)) {
+      throw new GossipValidationError(
+        GossipAction.IGNORE,
+        'REFERENCE_MESSAGE',
+        `data: reference-implementation BftSignal variant ${data[0]} is not used by this network`,
+      )
     }
     // §2 "duplicate": the same bytes re-published by another peer. Video chunks are deduplicated
     // by (signer, slot, content id, index) in the video policy instead, which also covers

@@ -90,6 +90,8 @@ export interface VideoBoundsOptions {
   chunkSize: number
   maxContentIdsPerSlot: number
   maxTrackedSlots: number
+  slotsBehind: number
+  slotsAhead: number
 }
 
 export const VIDEO_BOUNDS_DEFAULTS: Readonly<VideoBoundsOptions> = Object.freeze({
@@ -100,10 +102,14 @@ export const VIDEO_BOUNDS_DEFAULTS: Readonly<VideoBoundsOptions> = Object.freeze
   /** At most this many content ids per director per slot: the quorum q (PROTOCOL.md §5, §6). @default 3 */
   maxContentIdsPerSlot: 3,
   /**
-   * Slots whose per-director counters are kept; a chunk for a slot older than all of them once
-   * the table is full is ignored as stale. 16 slots of 45 s = 12 minutes. @default 16
+   * Slots whose counters are kept per director (PROTOCOL.md §2: one signer never evicts another's
+   * state); beyond it the director's own oldest slot is dropped. The window is 5 slots. @default 5
    */
-  maxTrackedSlots: 16,
+  maxTrackedSlots: 5,
+  /** Chunks for slots before current − this are ignored as stale (PROTOCOL.md §2). @default 2 */
+  slotsBehind: 2,
+  /** Chunks for slots after current + this are ignored (PROTOCOL.md §2). @default 2 */
+  slotsAhead: 2,
 })
 
 /**

@@ -48,6 +48,12 @@ export type GossipErrorCode =
   | 'RATE_LIMITED'
   | 'GRAYLISTED'
   | 'DUPLICATE'
+  // a reference-implementation BftSignal (variants 0 Embedding, 1 Vote): ignored and counted (§2)
+  | 'REFERENCE_MESSAGE'
+  // the topic's full validator is not installed yet (start-up window), or the topic carries no
+  // authenticated wire type and is not relayed (attestations, tasks)
+  | 'VALIDATOR_PENDING'
+  | 'NOT_RELAYED'
   // decoding / structure: a chunk's own verification codes (src/p2p/video.ts), also used for other topics
   | Exclude<VideoChunkErrorCode, 'CHUNK_SIZE'>
   // authorisation and per-slot bounds (PROTOCOL.md §6)
@@ -56,6 +62,9 @@ export type GossipErrorCode =
   | 'TOO_MANY_CHUNKS'
   | 'TOO_MANY_CONTENT_IDS'
   | 'STALE'
+  | 'OUT_OF_WINDOW'
+  | 'CHUNK_TOO_LARGE'
+  | 'CONTENT_TOO_LARGE'
   // recipes (PROTOCOL.md §4)
   | 'INVALID_RECIPE'
   | 'UNAUTHORISED_AUTHOR'

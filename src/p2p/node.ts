@@ -54,7 +54,7 @@ import type {
 import type { P2PMetrics } from './metrics.ts'
 import { PeerRateLimiter, type RateLimitOptions } from './rate-limit.ts'
 import { buildScoreParams, buildScoreThresholds } from './scoring.ts'
-import { TOPIC_NAMES, TOPIC_SPECS, TOPICS, type TopicName, topicNameOf } from './topics.ts'
+import { RELAYED_TOPICS, TOPIC_NAMES, TOPIC_SPECS, TOPICS, type TopicName, topicNameOf } from './topics.ts'
 import {
   type AuthorisedAuthors,
   authorsFromElection,
@@ -78,7 +78,7 @@ export interface P2PNodeInit {
   bootstrapDelayMs?: number
   /** Discover peers on the LAN by multicast DNS. @default false */
   mdns?: boolean
-  /** Topics joined (and relayed) from start. @default all six */
+  /** Topics joined (and relayed) from start. @default RELAYED_TOPICS (not attestations, tasks) */
   topics?: readonly TopicName[]
   /** Mesh degree and heartbeat. @default GOSSIP_MESH_DEFAULTS (D 6, 4..12, 1 s) */
   mesh?: Partial<GossipMeshOptions>
@@ -92,6 +92,8 @@ export interface P2PNodeInit {
    * and recipe is ignored as not yet decidable.
    */
   electedForSlot?: ElectedForSlot
+  /** The chain's current slot: the video relay window (PROTOCOL.md §2). @default unknown (no window) */
+  currentSlot?: () => bigint | undefined
   /** Replaces the relay policy built from `electedForSlot` (e.g. a viewer's certificate policy). */
   videoPolicy?: VideoChunkPolicy
   /** Relay bounds of PROTOCOL.md §6. @default VIDEO_BOUNDS_DEFAULTS */
@@ -140,7 +142,10 @@ export interface P2PStatus {
 
 /** What we use of @libp2p/gossipsub 17.1's GossipSub class (its exported interface lacks these). */
 interface GossipSubService {
-  topicValidators: Map<string, (peer: PeerId, msg: { data: Uint8Array }) => Promise<TopicValidatorResult>>
+  topicValidators: Map<
+    string,
+    (peer: PeerId, msg: { data: Uint8Array; from?: PeerId }) => Promise<TopicValidatorResult>
+  >
   subscribe(topic: string): void
   publish(topic: string, data: Uint8Array, opts?: PublishOpts): Promise<{ recipients: PeerId[] }>
   getMeshPeers(topic: string): string[]
@@ -231,10 +236,13 @@ export class P2PNode implements VideoGossip {
       init.videoPolicy ??
       new RelayVideoPolicy({
         electedForSlot,
+        currentSlot: init.currentSlot,
         maxVideoBytes: video.maxVideoBytes,
         chunkSize: video.chunkSize,
         maxContentIdsPerSlot: video.maxContentIdsPerSlot,
         maxTrackedSlots: video.maxTrackedSlots,
+        slotsBehind: video.slotsBehind,
+        slotsAhead: video.slotsAhead,
       })
     const registry = createDefaultValidators({
       maxBytes: this.maxBytes,
@@ -344,7 +352,9 @@ export class P2PNode implements VideoGossip {
     for (const name of TOPIC_NAMES) {
       pubsub.topicValidators.set(
         TOPICS[name],
-        async (peer, msg) => RESULT[await this.validation.validate(name, msg.data, peer.toString())],
+        // StrictSign: msg.from is the author, whose budget the message draws on (PROTOCOL.md §2).
+        async (peer, msg) =>
+          RESULT[await this.validation.validate(name, msg.data, peer.toString(), msg.from?.toString())],
       )
     }
     pubsub.addEventListener('gossipsub:message', (evt) => this.dispatch(evt.detail))
@@ -363,7 +373,7 @@ export class P2PNode implements VideoGossip {
     }
     this.node = node
     this.pubsub = pubsub
-    for (const name of init.topics ?? TOPIC_NAMES) this.join(name)
+    for (const name of init.topics ?? RELAYED_TOPICS) this.join(name)
     for (const name of this.handlers.keys()) this.join(name)
     this.log.info(
       { peerId: this.peerId, listen: node.getMultiaddrs().map(String), topics: [...this.joined] },

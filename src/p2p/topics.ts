@@ -71,3 +71,9 @@ const NAME_BY_TOPIC = new Map<string, TopicName>(TOPIC_NAMES.map((n) => [TOPICS[
 export function topicNameOf(topic: string): TopicName | undefined {
   return NAME_BY_TOPIC.get(topic)
 }
+
+/**
+ * Topics a node joins by default: those whose messages are authenticated (PROTOCOL.md §2).
+ * `attestations` and `tasks` have no signed wire type here, so they are not joined.
+ */
+export const RELAYED_TOPICS: readonly TopicName[] = Object.freeze(['recipes', 'video', 'bft', 'challenges'])

@@ -153,8 +153,8 @@ function recipeErrorToGossip(err: RecipeError): GossipValidationError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// bft, challenges, attestations, tasks: decode-level defaults. Lane 0 installs the full BFT and
-// challenge rules (elected signer, signatures, slot window) with Gossip.setValidator.
+// bft, challenges: decode-level checks (building blocks for full validators and tests). Lane 0
+// installs the full rules (elected signer, signatures, slot window) with Gossip.setValidator.
 
 /** PROTOCOL.md §5: a BftSignal that decodes (variant 16/17/18, no trailing bytes). */
 export function validateBftDecodes(data: Uint8Array, maxBytes: number = TOPIC_MAX_BYTES.bft): BftSignal {
@@ -179,10 +179,27 @@ export function validateEvidenceDecodes(
   }
 }
 
-/** Attestations and Lane 1 tasks have no wire type here yet: only non-empty (size is checked before). */
+/** Non-empty (size is checked before): what a test carrier topic needs, nothing more. */
 export function validateNonEmpty(data: Uint8Array): Uint8Array {
   if (data.length === 0) rejectWith('EMPTY', 'data: empty message')
   return data
+}
+
+/**
+ * PROTOCOL.md §2 start-up window: until the full validator of `topic` is installed, its messages
+ * are ignored. A decode-only check would accept (and forward) forged proposals and evidence.
+ */
+export function pendingValidator(topic: TopicName): () => never {
+  return () => ignoreWith('VALIDATOR_PENDING', `${topic}: the full validator is not installed yet`)
+}
+
+/**
+ * PROTOCOL.md §2: a topic is relayed only when its messages are authenticated. `attestations` and
+ * `tasks` have no signed wire type in this node, so they are not joined and anything arriving on
+ * them is ignored; an application that defines one installs its own validator.
+ */
+export function notRelayedValidator(topic: TopicName): () => never {
+  return () => ignoreWith('NOT_RELAYED', `${topic}: carries no authenticated wire type here; not relayed`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -193,14 +210,17 @@ export interface DefaultValidatorDeps {
   maxBytes: Readonly<Record<TopicName, number>>
 }
 
-/** The default registry (issue 3 §3). */
+/**
+ * The default registry: full validators for recipes and video; bft and challenges wait for Lane 0's
+ * (ignored until installed); attestations and tasks are not relayed.
+ */
 export function createDefaultValidators(deps: DefaultValidatorDeps): TopicValidatorRegistry {
   return {
     recipes: (data) => validateRecipeMessage(deps.recipes, data),
     video: (data) => validateVideoChunk(deps.video, data),
-    bft: (data) => validateBftDecodes(data, deps.maxBytes.bft),
-    attestations: (data) => validateNonEmpty(data),
-    challenges: (data) => validateEvidenceDecodes(data, deps.maxBytes.challenges),
-    tasks: (data) => validateNonEmpty(data),
+    bft: pendingValidator('bft'),
+    attestations: notRelayedValidator('attestations'),
+    challenges: pendingValidator('challenges'),
+    tasks: notRelayedValidator('tasks'),
   }
 }

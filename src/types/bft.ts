@@ -117,6 +117,16 @@ export const EquivocationEvidenceCodec: Codec<EquivocationEvidence> = struct('Eq
   second: ProposalCodec,
 })
 
+/**
+ * The reference implementation's BftSignal variant indices (0 `Embedding`, 1 `Vote`): they share
+ * the topic, so a node meets them; PROTOCOL.md §2 says ignore and count them, never reject.
+ */
+export const REFERENCE_BFT_VARIANTS: readonly number[] = Object.freeze([0, 1])
+
+export function isReferenceBftVariant(firstByte: number): boolean {
+  return REFERENCE_BFT_VARIANTS.includes(firstByte)
+}
+
 /** Everything carried on /nsn/bft/1.0.0. */
 export const BftSignalCodec = enumOf('BftSignal', [
   { kind: 'Proposal', index: 16, codec: ProposalCodec },

@@ -14,7 +14,7 @@ import {
   signCommit,
   signProposal,
 } from '../../../src/crypto/index.ts'
-import { buildVideoChunks, P2PNode } from '../../../src/p2p/index.ts'
+import { buildVideoChunks, P2PNode, validateBftDecodes } from '../../../src/p2p/index.ts'
 import {
   bytesToHex,
   type Certificate,
@@ -76,6 +76,8 @@ export class ByzantineDirector {
 
   async start(): Promise<void> {
     const self = bytesToHex(this.init.key.publicKeyProto)
+    // An adversary reads every BftSignal that decodes (it has no reason to wait for full rules).
+    this.p2p.setValidator('bft', (data) => validateBftDecodes(data))
     this.p2p.subscribeDecoded('bft', (signal) => {
       if (signal.kind !== 'Proposal' || bytesToHex(signal.value.signer) === self) return
       const list = this.honestProposals.get(signal.value.slot) ?? []

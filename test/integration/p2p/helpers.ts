@@ -7,7 +7,11 @@ import {
   type P2PMetrics,
   P2PNode,
   type P2PNodeInit,
+  TOPIC_NAMES,
   type TopicName,
+  validateBftDecodes,
+  validateEvidenceDecodes,
+  validateNonEmpty,
 } from '../../../src/p2p/index.ts'
 
 export interface TestNode {
@@ -18,7 +22,12 @@ export interface TestNode {
 
 export const LOOPBACK_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
 
-/** Start a node on loopback with its own metrics registry; `started` collects it for teardown. */
+/**
+ * Start a node on loopback with its own metrics registry; `started` collects it for teardown. These
+ * mesh tests use every topic as a carrier: the node joins all six and installs decode-level
+ * validators where a real node would wait for Lane 0's (bft, challenges) or not relay at all
+ * (attestations, tasks); a test may replace them with setValidator.
+ */
 export async function startNode(
   started: TestNode[],
   key: NodeKey,
@@ -26,7 +35,11 @@ export async function startNode(
 ): Promise<TestNode> {
   const registry = new Registry()
   const metrics = createP2PMetrics(registry)
-  const node = new P2PNode({ listen: LOOPBACK_LISTEN, ...init, key }, { metrics })
+  const node = new P2PNode({ listen: LOOPBACK_LISTEN, topics: TOPIC_NAMES, ...init, key }, { metrics })
+  node.setValidator('bft', (d) => validateBftDecodes(d))
+  node.setValidator('challenges', (d) => validateEvidenceDecodes(d))
+  node.setValidator('attestations', (d) => validateNonEmpty(d))
+  node.setValidator('tasks', (d) => validateNonEmpty(d))
   started.push({ node, registry, metrics })
   await node.start()
   return started[started.length - 1]!

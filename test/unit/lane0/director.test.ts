@@ -159,7 +159,7 @@ describe('director state machine', () => {
 describe('Lane 0 config', () => {
   it('defaults live in LANE0_DEFAULTS; bad overrides name the field', () => {
     assert.equal(LANE0_DEFAULTS.bftTimeoutMs, 5000)
-    assert.equal(LANE0_DEFAULTS.quorum, 3)
+    assert.equal(LANE0_DEFAULTS.quorum, 0, 'read from the chain')
     assert.equal(LANE0_DEFAULTS.directors, 5)
     assert.equal(LANE0_DEFAULTS.similarityThreshold, 0.85)
     assert.equal(LANE0_DEFAULTS.vortexTimeoutMs, 45_000)

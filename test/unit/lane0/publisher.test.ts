@@ -94,32 +94,79 @@ describe('ChunkPublisher', () => {
     assert.equal(chunksBy(received, ranked[2]!.key).length, 0)
   })
 
-  it('keeps waiting while a higher-ranked publisher is still making progress', async () => {
+  it('a hard deadline: chunks trickled by a higher-ranked member do not extend the grace', async () => {
     const { clock, members, ranked, pubs } = await setup()
     const canonicalChunks = buildVideoChunks(
       bytesToHex(members[0]!.content_hash),
       SLOT,
       ranked[0]!.video,
       ranked[0]!.key,
-      {
-        chunkSize: CHUNK,
-      },
+      { chunkSize: CHUNK },
     )
     const p = pubs[1]!.publishCertified({ slot: SLOT, members, video: ranked[1]!.video })
-    // A slow canonical: one chunk every 2 s.
-    for (const c of canonicalChunks.slice(0, 3)) {
-      await clock.tick(2000)
-      pubs[1]!.observe(c.header, c.signer)
+    // A slow canonical: one chunk a second, never all four within the grace.
+    for (const c of canonicalChunks.slice(0, 2)) {
+      await clock.tick(1000)
+      pubs[1]!.observe(c)
     }
-    let settled = false
-    void p.then(() => {
-      settled = true
-    })
     await clock.tick(1000)
-    assert.equal(settled, false, 'progress within the last grace: still waiting at 7 s')
-    pubs[1]!.observe(canonicalChunks[3]!.header, canonicalChunks[3]!.signer)
-    await clock.tick(1)
-    assert.equal((await p).action, 'stood-down')
+    const o = await p
+    assert.equal(o.action === 'published' && o.report.role, 'fallback', 'published at 3 s, not later')
+  })
+
+  it('stands down only for a video that reassembles to the certified content hash', async () => {
+    const { clock, members, ranked, pubs, received } = await setup()
+    // A Byzantine canonical: one valid chunk that claims to be the whole video (total_chunks 1).
+    const lie = buildVideoChunks(
+      bytesToHex(members[0]!.content_hash),
+      SLOT,
+      new Uint8Array([7]),
+      ranked[0]!.key,
+      { chunkSize: CHUNK },
+    )[0]!
+    assert.equal(lie.header.total_chunks, 1)
+    const second = pubs[1]!.publishCertified({ slot: SLOT, members, video: ranked[1]!.video })
+    pubs[1]!.observe(lie)
+    assert.equal(pubs[1]!.verified(SLOT, members[0]!), false, 'the lie does not verify')
+    await clock.tick(3000)
+    const o = await second
+    assert.equal(o.action === 'published' && o.report.role, 'fallback')
+    assert.equal(chunksBy(received, ranked[1]!.key).length, 4, 'the fallback published its video')
+  })
+
+  it('tracks only expected slots, one content id per signer, bounded in bytes', async () => {
+    const keys = await testKeys(2)
+    const hub = new FakeGossipHub()
+    const p = new ChunkPublisher(
+      { gossip: hub.join('p'), key: keys[0]!, clock: new ManualClock() },
+      { chunkSize: CHUNK, maxVideoBytes: 2500, trackedSlots: 2 },
+    )
+    const video = fakeVideo(3500)
+    const chunks = (slot: bigint, id = bytesToHex(blake3(video))) =>
+      buildVideoChunks(id, slot, video, keys[1]!, { chunkSize: CHUNK })
+    for (const c of chunks(SLOT)) p.observe(c)
+    assert.equal(
+      p.progress(SLOT, bytesToHex(blake3(video)), keys[1]!.publicKeyProto),
+      undefined,
+      'not expected',
+    )
+    p.expect(SLOT)
+    for (const c of chunks(SLOT)) p.observe(c)
+    const got = p.progress(SLOT, bytesToHex(blake3(video)), keys[1]!.publicKeyProto)
+    assert.deepEqual(
+      [got?.received, got?.bytes],
+      [3, 2500],
+      'the 1000-byte chunk past max_video_bytes is dropped',
+    )
+    for (const c of chunks(SLOT, 'ab'.repeat(32))) p.observe(c)
+    assert.equal(p.progress(SLOT, 'ab'.repeat(32), keys[1]!.publicKeyProto), undefined, 'second content id')
+    p.expect(SLOT + 1n)
+    p.expect(SLOT + 2n)
+    assert.equal(
+      p.progress(SLOT, bytesToHex(blake3(video)), keys[1]!.publicKeyProto),
+      undefined,
+      'oldest dropped',
+    )
   })
 
   it('a non-member does not publish; a publish that reaches nobody is a PublishError', async () => {
@@ -178,7 +225,6 @@ describe('ChunkPublisher over a VideoGossip', () => {
     assert.equal(calls, 1)
     assert.deepEqual([report.total, report.published, report.failed, report.bytes], [4, 3, 1, 2500])
     assert.equal(got.length, 3)
-    assert.equal(p.progress(SLOT, bytesToHex(blake3(video)), keys[0]!.publicKeyProto)?.received, 3)
   })
 })
 

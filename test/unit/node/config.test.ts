@@ -21,7 +21,7 @@ describe('config', () => {
   it('defaults are the protocol defaults, read from the components', async () => {
     const c = await loadConfig()
     assert.equal(c.lane0.bftTimeoutMs, 5000)
-    assert.equal(c.lane0.quorum, 3)
+    assert.equal(c.lane0.quorum, 0, 'read from the chain')
     assert.equal(c.lane0.directors, 5)
     assert.equal(c.lane0.similarityThreshold, 0.85)
     assert.equal(c.lane0.vortexTimeoutMs, 45_000)
@@ -94,7 +94,7 @@ describe('config', () => {
       'OUT_OF_BOUNDS',
     )
     assert.equal(q.key, 'lane0.quorum')
-    assert.match(q.message, /1\.\.5/)
+    assert.match(q.message, /0\.\.5/)
     const cs = await expectRejectedWithCode(
       loadConfig({ set: ['lane0.chunkSize=8388608'] }),
       ConfigError,

@@ -153,3 +153,31 @@ describe('GossipValidation adapter', () => {
     assert.equal(await v.validate('tasks', new Uint8Array([1]), 'p'), 'accept')
   })
 })
+
+describe('budgets are charged to the author, reference BFT variants are ignored', () => {
+  it('a relay forwarding two authors, each under its budget, is never limited or graylisted', async () => {
+    const limiter = new PeerRateLimiter({ messagesPerMinute: 5, graylistAfterViolations: 2 }, () => 0)
+    const { v } = setup({ rateLimiter: limiter })
+    for (let i = 0; i < 4; i++) {
+      assert.equal(await v.validate('tasks', new Uint8Array([1, i]), 'relayA', 'authorX'), 'accept')
+      assert.equal(await v.validate('tasks', new Uint8Array([2, i]), 'relayA', 'authorY'), 'accept')
+    }
+    assert.equal(limiter.isGraylisted('relayA'), false)
+    // The same volume from one author: over its budget, then graylisted (the author, not the relay).
+    for (let i = 0; i < 4; i++) await v.validate('tasks', new Uint8Array([3, i]), 'relayA', 'authorX')
+    assert.equal(limiter.isGraylisted('authorX'), true)
+    assert.equal(limiter.isGraylisted('relayA'), false)
+    assert.equal(await v.validate('tasks', new Uint8Array([4]), 'relayA', 'authorY'), 'accept')
+  })
+
+  it('bft variants 0 (Embedding) and 1 (Vote) are ignored and counted, never rejected', async () => {
+    const calls: string[] = []
+    const { v, count } = setup({ calls })
+    // Hand-written reference bytes: variant index, then an arbitrary body.
+    assert.equal(await v.validate('bft', new Uint8Array([0, 1, 2, 3]), 'p'), 'ignore')
+    assert.equal(await v.validate('bft', new Uint8Array([1, 0x10, 0, 0, 0]), 'p'), 'ignore')
+    assert.equal(await count({ topic: 'bft', result: 'ignore', code: 'REFERENCE_MESSAGE' }), 2)
+    assert.equal(await count({ topic: 'bft', result: 'reject' }), 0)
+    assert.deepEqual(calls, [], 'the bft validator never saw them')
+  })
+})

@@ -6,12 +6,17 @@ import { signCommit } from '../../../src/crypto/index.ts'
 import {
   authorsFromElection,
   buildVideoChunks,
+  createDefaultValidators,
   type GossipAction,
   type GossipErrorCode,
   GossipValidationError,
   P2PError,
+  RELAYED_TOPICS,
   RelayVideoPolicy,
   staticElection,
+  TOPIC_NAMES,
+  TOPIC_SPECS,
+  type TopicName,
   type VideoChunkPolicy,
   validateBftDecodes,
   validateEvidenceDecodes,
@@ -123,13 +128,52 @@ describe('video chunks', async () => {
     assert.doesNotThrow(() => validate(p, chunksOf('c4', 6n)[0]!), 'next slot')
   })
 
-  it('rejects total_chunks above ceil(max_video_bytes / chunk_size)', () => {
+  it('ignores (never rejects) total_chunks above ceil(max_video_bytes / chunk_size): a local setting', () => {
     const p = policy() // 4000 / 1000 = 4 chunks per content id
     assert.equal(p.maxChunksPerContent, 4)
     const big = Uint8Array.from({ length: 5000 }, (_, i) => i % 7)
     const chunks = buildVideoChunks(id('ff'), 5n, big, director!, { chunkSize: 1000 })
     assert.equal(chunks[0]!.header.total_chunks, 5)
-    expectRefused(() => validate(p, chunks[0]!), 'reject', 'TOO_MANY_CHUNKS')
+    expectRefused(() => validate(p, chunks[0]!), 'ignore', 'TOO_MANY_CHUNKS')
+  })
+
+  it('bounds bytes: a payload above the chunk size, and a content id above max_video_bytes, are ignored', () => {
+    const p = policy() // chunk size 1000, 4000 bytes per content id
+    expectRefused(() => validate(p, chunksOf('f1', 5n, director!, 1500)[0]!), 'ignore', 'CHUNK_TOO_LARGE')
+    // 4 chunks of 1000 bytes fit; a fifth distinct index cannot exist (total <= 4), so fill the bytes
+    // with chunks that claim total 4 and carry 1000 bytes each, then one more byte is too many.
+    const v = Uint8Array.from({ length: 4000 }, (_, i) => i % 13)
+    for (const c of buildVideoChunks(id('f2'), 5n, v, director!, { chunkSize: 1000 })) validate(p, c)
+    const small = policy()
+    const bytesPolicy = new RelayVideoPolicy({
+      electedForSlot: elected,
+      maxVideoBytes: 2500,
+      chunkSize: 1000,
+    })
+    for (const c of chunksOf('f3').slice(0, 2)) validate(bytesPolicy, c)
+    expectRefused(() => validate(bytesPolicy, chunksOf('f3')[2]!), 'ignore', 'CONTENT_TOO_LARGE')
+    assert.doesNotThrow(() => validate(small, chunksOf('f3')[2]!), 'another relay with its own counters')
+  })
+
+  it('tracks only slots in the window around the chain slot (current-2 .. current+2)', () => {
+    let current: bigint | undefined = 10n
+    const p = new RelayVideoPolicy({ electedForSlot: elected, currentSlot: () => current })
+    expectRefused(() => validate(p, chunksOf('d1', 7n)[0]!), 'ignore', 'STALE')
+    expectRefused(() => validate(p, chunksOf('d1', 13n)[0]!), 'ignore', 'OUT_OF_WINDOW')
+    for (const s of [8n, 10n, 12n]) validate(p, chunksOf('d1', s)[0]!)
+    current = 11n
+    validate(p, chunksOf('d1', 11n)[0]!)
+    assert.deepEqual(p.trackedSlots(director!.publicKeyProto), [10n, 11n, 12n], 'slot 8 left the window')
+    current = undefined
+    assert.doesNotThrow(() => validate(p, chunksOf('d1', 40n)[0]!), 'unknown slot: only the per-signer bound')
+  })
+
+  it("one director flooding future slots never evicts another director's slot", () => {
+    const p = new RelayVideoPolicy({ electedForSlot: elected, maxTrackedSlots: 5 })
+    validate(p, chunksOf('e2', 5n, other!)[0]!)
+    for (let s = 6n; s < 22n; s++) validate(p, chunksOf('a0', s)[0]!)
+    assert.equal(p.trackedSlots(director!.publicKeyProto).length, 5, "the flooder's own table is bounded")
+    assert.doesNotThrow(() => validate(p, chunksOf('e2', 5n, other!)[1]!), 'the honest slot is still tracked')
   })
 
   it('ignores chunks of a slot older than every tracked slot once the table is full', () => {
@@ -198,6 +242,38 @@ describe('recipes', async () => {
 
 describe('bft, challenges, attestations, tasks', async () => {
   const [key] = await testKeys(1)
+
+  it('defaults: bft and challenges ignore until the full validator is installed; attestations and tasks are not relayed', () => {
+    const registry = createDefaultValidators({
+      maxBytes: Object.fromEntries(TOPIC_NAMES.map((n) => [n, TOPIC_SPECS[n].maxBytes])) as Record<
+        TopicName,
+        number
+      >,
+      video: { policy: new RelayVideoPolicy({ electedForSlot: () => null }) },
+      recipes: { authorisedAuthors: () => null, now: Date.now },
+    })
+    const commit = signCommit(key!, TEST_NETWORK_ID, {
+      epoch: 1n,
+      slot: 2n,
+      canonical_hash: new Uint8Array(32),
+    })
+    const bytes = encodeBftSignal({ kind: 'Commit', value: commit })
+    expectRefused(() => registry.bft(bytes, 'p'), 'ignore', 'VALIDATOR_PENDING', 'bft')
+    expectRefused(
+      () => registry.challenges(new Uint8Array(10), 'p'),
+      'ignore',
+      'VALIDATOR_PENDING',
+      'challenges',
+    )
+    expectRefused(
+      () => registry.attestations(new Uint8Array(10), 'p'),
+      'ignore',
+      'NOT_RELAYED',
+      'attestations',
+    )
+    expectRefused(() => registry.tasks(new Uint8Array(10), 'p'), 'ignore', 'NOT_RELAYED', 'tasks')
+    assert.deepEqual([...RELAYED_TOPICS], ['recipes', 'video', 'bft', 'challenges'])
+  })
 
   it('bft: accepts a decodable BftSignal, rejects anything else', () => {
     const commit = signCommit(key!, TEST_NETWORK_ID, {

@@ -1,0 +1,115 @@
+// Hostile peers against honest relays, on a real network: a dev chain process, four honest director
+// processes and the devnet's viewer, with director-4's elected key held by an attacker in this
+// process (its real process is not started), plus two attackers under keys of their own.
+//  - Graylisting an honest relay (PROTOCOL.md §2): the two outsiders each stay under their own
+//    budget while pushing junk attestations into director-0. Honest neighbours must never graylist
+//    or penalise director-0, and director-0's BFT messages must keep counting.
+//  - Blacking out video (§2, §6): the elected attacker sends one tiny valid chunk for each of the
+//    next 16 slots. Honest chunks of the current slot must still be relayed and played.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { NodeKey } from '../../../src/crypto/index.ts'
+import { bytesToHex } from '../../../src/types/index.ts'
+import { Attacker } from '../../helpers/attacker.ts'
+import { fetchMetric, fetchStatus, TestNetwork, waitFor } from '../../helpers/network.ts'
+
+const HONEST = [0, 1, 2, 3]
+const ELECTED_ATTACKER = 4
+
+describe('attacks on honest relays', { timeout: 300_000 }, () => {
+  let net: TestNetwork | null = null
+  const attackers: Attacker[] = []
+
+  before(async () => {
+    net = await TestNetwork.start({ name: 'attack-relay', skipDirectors: [ELECTED_ATTACKER] })
+  })
+  after(async () => {
+    await Promise.allSettled(attackers.map((a) => a.stop()))
+    await net?.stop()
+  })
+
+  /** Certificate members (hex protobuf keys) of the first slot after `from` the observer played. */
+  async function nextPlayedSlot(n: TestNetwork, from: bigint): Promise<{ slot: bigint; members: string[] }> {
+    const obs = n.observer!
+    const slot = await waitFor(
+      `a slot after ${from} played by the observer`,
+      () => {
+        for (const [s, seen] of obs.slots) if (s > from && seen.complete !== null) return s
+        return null
+      },
+      { timeoutMs: 90_000, intervalMs: 250, seen: () => n.describe() },
+    )
+    const cert = obs.slots.get(slot)!.certificate!.certificate
+    return { slot, members: cert.members.map((m) => bytesToHex(m.signer)) }
+  }
+
+  test('junk relayed by an honest director never graylists it, and its BFT messages still count', async () => {
+    const n = net!
+    await n.waitForFinalized(1, 120_000)
+    const victim = await n.directorKey(0)
+    const victimHttp = n.directorHttp(0)
+    for (let i = 0; i < 2; i++) {
+      const a = new Attacker({ key: await NodeKey.generate(), bootstrap: [n.devnet.directorAddrs.get(0)!] })
+      attackers.push(a)
+      await a.start()
+    }
+    // Each attacker stays under its own budget (100 control messages per minute): 90 each.
+    await Promise.all(attackers.slice(0, 2).map((a) => a.p2p.waitForMesh('attestations', 1, 5_000)))
+    const tallies = await Promise.all(attackers.slice(0, 2).map((a) => a.flood('attestations', 90)))
+    const fromSlot = n.currentSlot
+    // What the honest neighbours think of director-0, then and after the next slots.
+    const victimId = victim.peerId.toString()
+    const verdicts = async () => {
+      const out: string[] = []
+      for (const i of HONEST.slice(1)) {
+        const s = (await fetchStatus(n.directorHttp(i))) as unknown as {
+          p2p: { graylisted: string[]; scores: Record<string, number> }
+        }
+        if (s.p2p.graylisted.includes(victimId)) out.push(`director-${i} graylisted director-0`)
+        const score = s.p2p.scores[victimId]
+        if (score !== undefined && score < 0) out.push(`director-${i} scores director-0 at ${score}`)
+      }
+      return out
+    }
+    const played = await nextPlayedSlot(n, fromSlot + 1n)
+    assert.deepEqual(await verdicts(), [], `attack tallies ${JSON.stringify(tallies)}`)
+    assert.equal(await fetchMetric(victimHttp, 'nsn_p2p_graylisted_total'), 0, 'director-0 graylisted nobody')
+    assert.ok(
+      played.members.includes(bytesToHex(victim.publicKeyProto)),
+      `slot ${played.slot}: director-0 is a certificate member (members ${played.members.map((m) => m.slice(-8))})`,
+    )
+  })
+
+  test('one elected director sending chunks for the next 16 slots does not black out the current one', async () => {
+    const n = net!
+    const key = await n.directorKey(ELECTED_ATTACKER)
+    const electedForSlot = (slot: bigint) => n.elected.get(slot / BigInt(n.info!.slotsPerEpoch)) ?? null
+    const a = new Attacker({
+      key,
+      bootstrap: HONEST.map((i) => n.devnet.directorAddrs.get(i)!),
+      electedForSlot,
+    })
+    attackers.push(a)
+    await a.start()
+    await a.p2p.waitForMesh('video', 1, 10_000)
+    // Right after a slot starts, before its video exists: one tiny chunk for each of the next 16.
+    const start = n.currentSlot
+    const slot = await waitFor('a new slot to start', () => (n.currentSlot > start ? n.currentSlot : null), {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    })
+    const tally = await a.publishChunks(
+      Array.from({ length: 16 }, (_, i) => a.tinyChunk(slot + 1n + BigInt(i))),
+    )
+    const complete = await n.observer!.waitForComplete(slot, 60_000)
+    assert.ok(complete.video.length > 0, `slot ${slot} played (attacker sent ${JSON.stringify(tally)})`)
+    let stale = 0
+    for (const i of HONEST) {
+      stale += await fetchMetric(n.directorHttp(i), 'nsn_p2p_validations_total', {
+        topic: 'video',
+        code: 'STALE',
+      })
+    }
+    assert.equal(stale, 0, 'no honest relay ignored a chunk as stale')
+  })
+})
