@@ -62,6 +62,13 @@ export interface VortexClientInit {
   /** @default LANE0_DEFAULTS.embeddingNormTolerance */
   embeddingNormTolerance?: number
   /**
+   * The sidecar's work folder: the only place a file output (`video_path`, `audio_path`) is read
+   * from, by real path. Absent or null: only inline outputs are accepted (an external sidecar's
+   * answers name paths on its own machine, and a hostile one could name this node's key file).
+   * @default null
+   */
+  outputDir?: string | null
+  /**
    * Further plugin input fields the reference plugin understands (`embedding_noise`,
    * `max_resolution`, `output_mode`, `audio_mode`; see docs/sidecar.md). They cannot replace
    * `recipe`, `slot_id` or `seed` (vortexRequest's `extra`). @default {}
@@ -83,6 +90,7 @@ export class VortexClient {
   private readonly maxVideoBytes: number
   private readonly tolerance: number
   private readonly extraParameters: Readonly<Record<string, unknown>>
+  private readonly outputDir: string | null
   private seq = 0
 
   constructor(components: VortexClientComponents, init: VortexClientInit = {}) {
@@ -97,6 +105,7 @@ export class VortexClient {
     this.maxVideoBytes = init.maxVideoBytes ?? LANE0_DEFAULTS.maxVideoBytes
     this.tolerance = init.embeddingNormTolerance ?? LANE0_DEFAULTS.embeddingNormTolerance
     this.extraParameters = init.extraParameters ?? {}
+    this.outputDir = init.outputDir ?? null
   }
 
   /** On-Deck pre-warm (PROTOCOL.md §8): the sidecar answers, is healthy, and has our plugin. */
@@ -201,8 +210,9 @@ export class VortexClient {
       normTolerance: this.tolerance,
       defaultGenerationTimeMs: res.executionTimeMs,
     })
-    const { video, contentHash } = await readVortexVideo(out, { maxBytes: this.maxVideoBytes })
-    const audioWaveform = await readVortexAudio(out, { maxBytes: this.maxVideoBytes })
+    const files = { maxBytes: this.maxVideoBytes, outputDir: this.outputDir }
+    const { video, contentHash } = await readVortexVideo(out, files)
+    const audioWaveform = await readVortexAudio(out, files)
     return {
       slotId: slot,
       video,

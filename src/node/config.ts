@@ -82,6 +82,11 @@ export const CONFIG_DEFAULTS = {
     url: `${DEFAULT_SIDECAR_HOST}:${DEFAULT_SIDECAR_PORT}`,
     /** Plugins folder (embedded mode). Relative paths are from the package root. */
     pluginsDir: 'plugins',
+    /**
+     * The sidecar's work folder, the only place the director reads plugin output files from (by real
+     * path). Empty: embedded mode uses `<dataDir>/sidecar`; external mode then takes inline outputs only.
+     */
+    workDir: '',
   },
   vortex: {
     /** Rendered resolution cap of the reference plugin, WxH (CPU machines: keep it small). */

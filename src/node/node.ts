@@ -233,6 +233,8 @@ export class NsnNode {
       let director: DirectorService | null = null
       if (config.node.role === 'director') {
         let address = config.sidecar.url
+        // The only folder plugin output files are read from (an external sidecar's: configured).
+        let outputDir: string | null = config.sidecar.workDir === '' ? null : resolve(config.sidecar.workDir)
         if (config.sidecar.mode === 'embedded') {
           const pluginsDir = isAbsolute(config.sidecar.pluginsDir)
             ? config.sidecar.pluginsDir
@@ -242,13 +244,14 @@ export class NsnNode {
               pluginsDir,
               host: '127.0.0.1',
               port: 0,
-              workDir: join(dataDir, 'sidecar'),
+              workDir: outputDir ?? join(dataDir, 'sidecar'),
               logger: nodeLog.child({ module: 'sidecar' }),
               env: vortexEnv(config, key),
             }),
           )
           stops.push(() => server.stop())
           address = `127.0.0.1:${server.port}`
+          outputDir ??= join(dataDir, 'sidecar')
         }
         const sidecar = new SidecarClient({
           address,
@@ -264,6 +267,7 @@ export class NsnNode {
             config: { ...config.lane0, quorum: config.lane0.quorum },
             networkId: chainInfo.genesisHash,
             recipeBounds: config.recipes,
+            vortexOutputDir: outputDir,
           },
         )
         await director.start()

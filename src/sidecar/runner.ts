@@ -199,7 +199,8 @@ export class PluginRunner {
   readonly plugins: Map<string, PluginDescriptor>
   private readonly rejected: Map<string, string>
   private readonly policy: PluginPolicy
-  private readonly workDir: string
+  /** Task folders are created here; the director reads file outputs from nowhere else. */
+  readonly workDir: string
   private readonly ownsWorkDir: boolean
   private readonly maxStdoutBytes: number
   private readonly maxOutputFileBytes: number
