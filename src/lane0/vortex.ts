@@ -2,9 +2,12 @@
 // `vortex-lane0` plugin on lane 0, input {recipe, slot_id, seed}, a timeout and retries on retryable
 // sidecar failures. The plugin's output contract (file or inline media, embedding, hashes) is checked
 // by src/sidecar/vortex.ts; this maps it into a GenerationOutput and its failures into VortexError.
+
+import { blake3 } from '../crypto/index.ts'
 import { abortReason, type Clock, systemClock } from '../scheduler/index.ts'
-import type { ExecuteTaskRequest, ExecuteTaskResponse, SidecarTaskRunner } from '../sidecar/types.ts'
 // Not the folder's index: that would load the gRPC client and server into every Lane 0 import.
+import { toPlayable } from '../sidecar/remux.ts'
+import type { ExecuteTaskRequest, ExecuteTaskResponse, SidecarTaskRunner } from '../sidecar/types.ts'
 import {
   parseVortexOutput,
   readVortexAudio,
@@ -211,13 +214,22 @@ export class VortexClient {
       defaultGenerationTimeMs: res.executionTimeMs,
     })
     const files = { maxBytes: this.maxVideoBytes, outputDir: this.outputDir }
-    const { video, contentHash } = await readVortexVideo(out, files)
+    const raw = await readVortexVideo(out, files)
     const audioWaveform = await readVortexAudio(out, files)
+    // content_hash is over what viewers receive: VP9/IVF (+ Opus) becomes WebM first (stream copy).
+    const media = await toPlayable(raw.video, audioWaveform, out.mime, { maxBytes: this.maxVideoBytes })
+    const video = media.video
+    const contentHash = media.remuxed ? blake3(video) : raw.contentHash
+    if (Math.abs(out.clipEmbeddingNorm - 1) > this.tolerance || media.remuxed)
+      this.log.debug(
+        { slot, embeddingNorm: out.clipEmbeddingNorm, remuxed: media.remuxed, mime: media.mime },
+        'plugin output adapted (embedding normalised / IVF remuxed into WebM)',
+      )
     return {
       slotId: slot,
       video,
       ...(out.videoPath !== null ? { videoPath: out.videoPath } : {}),
-      mime: out.mime,
+      mime: media.mime,
       audioWaveform,
       clipEmbedding: out.clipEmbedding,
       contentHash,
@@ -230,7 +242,8 @@ export class VortexClient {
   private toVortexError(err: unknown, attempts: number, signal?: AbortSignal): VortexError {
     if (err instanceof VortexError) return err
     if (err instanceof VortexOutputError) {
-      return new VortexError('BAD_OUTPUT', err.message, { field: err.field, attempts }, err)
+      const reason = err.reason !== undefined ? { reason: err.reason } : {}
+      return new VortexError('BAD_OUTPUT', err.message, { field: err.field, attempts, ...reason }, err)
     }
     if (signal?.aborted) return new VortexError('ABORTED', 'generation aborted', { attempts }, err)
     if (err instanceof LocalTimeout) {

@@ -87,6 +87,16 @@ export const CONFIG_DEFAULTS = {
      * path). Empty: embedded mode uses `<dataDir>/sidecar`; external mode then takes inline outputs only.
      */
     workDir: '',
+    /**
+     * Runs plugins whose manifest entrypoint is `module:Class` (the reference Vortex form), as
+     * `<command> --plugin NAME --payload JSON --timeout-ms N` (docs/sidecar.md). Empty: refused.
+     */
+    runnerCommand: ['python3', '-m', 'vortex.plugins.runner'] as readonly string[],
+    /**
+     * PYTHONPATH of the runner: the folder holding the `vortex` package (a Vortex checkout's `src`).
+     * Relative paths are from the package root; the default is this project's minimal runner.
+     */
+    runnerPythonPath: 'plugins/python',
   },
   vortex: {
     /** Rendered resolution cap of the reference plugin, WxH (CPU machines: keep it small). */

@@ -74,6 +74,15 @@ function vortexEnv(config: NodeConfig, key: NodeKey): Record<string, string> {
   return env
 }
 
+/** PYTHONPATH for `module:Class` plugins: the configured folder first, then the node's own. */
+function runnerEnv(config: NodeConfig): Record<string, string> {
+  const p = config.sidecar.runnerPythonPath
+  if (p === '') return process.env.PYTHONPATH !== undefined ? { PYTHONPATH: process.env.PYTHONPATH } : {}
+  const abs = isAbsolute(p) ? p : join(PACKAGE_ROOT, p)
+  const rest = process.env.PYTHONPATH
+  return { PYTHONPATH: rest === undefined || rest === '' ? abs : `${abs}:${rest}` }
+}
+
 /** Authorised recipe authors (PROTOCOL.md §1): the epoch's directors (unless disabled) and extra keys. */
 function recipeAuthors(config: NodeConfig, electedForSlot: ElectedForSlot): AuthorisedAuthors {
   const extra = config.lane0.recipeAuthors.map((id) => {
@@ -246,7 +255,8 @@ export class NsnNode {
               port: 0,
               workDir: outputDir ?? join(dataDir, 'sidecar'),
               logger: nodeLog.child({ module: 'sidecar' }),
-              env: vortexEnv(config, key),
+              env: { ...vortexEnv(config, key), ...runnerEnv(config) },
+              runnerCommand: config.sidecar.runnerCommand,
             }),
           )
           stops.push(() => server.stop())

@@ -14,6 +14,7 @@ import {
   RecipeCodec,
 } from '../types/index.ts'
 import { DEFAULT_CALL_TIMEOUT_MS } from './constants.ts'
+import { parsePluginJson } from './json.ts'
 import { type ExecuteTaskRequest, SidecarError } from './types.ts'
 
 export const VORTEX_PLUGIN_NAME = 'vortex-lane0'
@@ -91,7 +92,10 @@ export interface VortexOutput {
   audioData: Uint8Array | null
   /** `audio_waveform` given as an array of samples. */
   audioSamples: Float32Array | null
+  /** Unit length (normalised here when the plugin's was not). */
   clipEmbedding: Float32Array
+  /** L2 norm of the embedding as the plugin sent it. */
+  clipEmbeddingNorm: number
   determinismProof: Uint8Array
   /** `generation_time_ms`, else the caller's `defaultGenerationTimeMs`. */
   generationTimeMs: number
@@ -111,12 +115,17 @@ export class VortexOutputError extends SidecarError {
   constructor(
     readonly field: string,
     why: string,
+    /** Finer cause where one field can fail several ways: `EMBEDDING_ZERO`, `EMBEDDING_NOT_FINITE`. */
+    readonly reason?: VortexOutputReason,
   ) {
     super('BAD_OUTPUT', `${field === 'result_metadata' ? '' : 'output.'}${field}: ${why}`)
   }
 }
 
-const bad = (field: string, why: string) => new VortexOutputError(field, why)
+export type VortexOutputReason = 'EMBEDDING_ZERO' | 'EMBEDDING_NOT_FINITE' | 'REMUX_FAILED'
+
+const bad = (field: string, why: string, reason?: VortexOutputReason) =>
+  new VortexOutputError(field, why, reason)
 
 type Obj = Record<string, unknown>
 
@@ -173,8 +182,12 @@ function optBase64(o: Obj, k: string, maxBytes: number): Uint8Array | null {
   return v === null ? null : decodeBase64(k, v, maxBytes)
 }
 
-/** PROTOCOL.md §5 step 2, as BFT will check it: 512 finite f32 values, |norm − 1| ≤ tolerance. */
-function embedding(o: Obj, tolerance: number): Float32Array {
+/**
+ * 512 finite f32 values, returned with L2 norm 1 (docs/protocol.md §5 step 2 checks |norm − 1| ≤ 1e-3).
+ * The reference plugin answers a CLIP embedding that is not normalised: a finite non-zero vector is
+ * scaled to unit length here (cosine similarity does not change); zero or non-finite is refused.
+ */
+function embedding(o: Obj, tolerance: number): { values: Float32Array; norm: number } {
   const emb = o.clip_embedding
   if (!Array.isArray(emb) || emb.length !== EMBEDDING_DIM)
     throw bad(
@@ -182,19 +195,20 @@ function embedding(o: Obj, tolerance: number): Float32Array {
       `expected ${EMBEDDING_DIM} numbers, got ${Array.isArray(emb) ? emb.length : typeof emb}`,
     )
   const out = new Float32Array(EMBEDDING_DIM)
-  let norm = 0
+  let sum = 0
   for (let i = 0; i < EMBEDDING_DIM; i++) {
     const v = emb[i]
     // Checked after rounding to f32 too: 1e300 is a finite double but an infinite f32.
     if (typeof v !== 'number' || !Number.isFinite(Math.fround(v)))
-      throw bad(`clip_embedding[${i}]`, 'not a finite number')
+      throw bad(`clip_embedding[${i}]`, 'not a finite number', 'EMBEDDING_NOT_FINITE')
     out[i] = v
-    norm += out[i]! * out[i]!
+    sum += out[i]! * out[i]!
   }
-  norm = Math.sqrt(norm)
-  if (Math.abs(norm - 1) > tolerance)
-    throw bad('clip_embedding', `L2 norm ${norm.toFixed(6)} is not within ${tolerance} of 1`)
-  return out
+  const norm = Math.sqrt(sum)
+  if (norm === 0 || !Number.isFinite(norm))
+    throw bad('clip_embedding', 'is all zeros: it has no direction to compare', 'EMBEDDING_ZERO')
+  if (Math.abs(norm - 1) > tolerance) for (let i = 0; i < EMBEDDING_DIM; i++) out[i] = out[i]! / norm
+  return { values: out, norm }
 }
 
 export interface VortexParseOptions {
@@ -218,7 +232,7 @@ export function parseVortexOutput(
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_VIDEO_BYTES
   let o: unknown
   try {
-    o = JSON.parse(
+    o = parsePluginJson(
       typeof resultMetadata === 'string'
         ? resultMetadata
         : new TextDecoder('utf-8', { fatal: true }).decode(resultMetadata),
@@ -261,6 +275,7 @@ export function parseVortexOutput(
     throw bad('audio_waveform', 'expected a file path, base64 or an array of numbers')
   }
 
+  const emb = embedding(out, opts.normTolerance ?? EMBEDDING_NORM_TOLERANCE)
   return {
     outputCid,
     videoPath,
@@ -270,7 +285,8 @@ export function parseVortexOutput(
     audioPath,
     audioData,
     audioSamples,
-    clipEmbedding: embedding(out, opts.normTolerance ?? EMBEDDING_NORM_TOLERANCE),
+    clipEmbedding: emb.values,
+    clipEmbeddingNorm: emb.norm,
     determinismProof: hash32(out, 'determinism_proof', true)!,
     generationTimeMs: optNumber(out, 'generation_time_ms') ?? opts.defaultGenerationTimeMs ?? 0,
     width: optNumber(out, 'width') ?? 0,

@@ -132,7 +132,7 @@ describe('parseVortexOutput', () => {
       'clip_embedding[0]',
       /clip_embedding\[0\]/,
     ],
-    ['unnormalised embedding', { clip_embedding: Array(512).fill(1) }, 'clip_embedding', /L2 norm/],
+    ['an all-zero embedding', { clip_embedding: Array(512).fill(0) }, 'clip_embedding', /all zeros/],
     ['bad proof', { determinism_proof: 'xyz' }, 'determinism_proof', /output\.determinism_proof/],
     ['bad content_hash', { content_hash: 'ff' }, 'content_hash', /output\.content_hash/],
     ['bad base64', { video_data: 'not base64!' }, 'video_data', /output\.video_data/],
