@@ -12,6 +12,7 @@ function walk(dir: string): string[] {
   const out: string[] = []
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name)
+    if (name === 'node_modules') continue // test/substrate/ has its own installed packages
     if (statSync(p).isDirectory()) out.push(...walk(p))
     else if (name.endsWith('.test.ts')) out.push(relative(root, p))
   }

@@ -1,5 +1,6 @@
 // `nsn inspect`: decode a wire message, print it as JSON, and say whether it is valid.
 import { createReadStream } from 'node:fs'
+import { stringify as losslessStringify } from 'lossless-json'
 import { verifyRecipeSignature } from '../crypto/index.ts'
 import { MAX_INBOUND_RPC_BYTES, VideoChunkError, verifyVideoChunk } from '../p2p/index.ts'
 import {
@@ -54,7 +55,22 @@ export async function readInput(file: string, limit = INSPECT_MAX_BYTES): Promis
   return new Uint8Array(Buffer.concat(parts))
 }
 
-export function inspectRecipe(input: Uint8Array, format?: RecipeFormat, nowMs = Date.now()): InspectResult {
+export interface InspectOptions {
+  /** Print the message as Rust's serde_json emits it (bytes as number arrays, u64 as bare integers). */
+  serde?: boolean
+}
+
+/** The report as JSON text; bare integers of any size (serde form) are written exactly. */
+export function renderReport(result: InspectResult): string {
+  return `${losslessStringify(result.report, null, 2)}\n`
+}
+
+export function inspectRecipe(
+  input: Uint8Array,
+  format?: RecipeFormat,
+  nowMs = Date.now(),
+  opts: InspectOptions = {},
+): InspectResult {
   let decoded: ReturnType<typeof decodeRecipeAny>
   try {
     decoded = decodeRecipeAny(input, format)
@@ -65,7 +81,10 @@ export function inspectRecipe(input: Uint8Array, format?: RecipeFormat, nowMs = 
   const report: Record<string, unknown> = {
     type: 'recipe',
     format: decoded.format,
-    message: display(RecipeCodec.toPlain(decoded.recipe, 'cbor')),
+    message:
+      opts.serde === true
+        ? RecipeCodec.toPlain(decoded.recipe, 'serde')
+        : display(RecipeCodec.toPlain(decoded.recipe, 'cbor')),
   }
   try {
     validateRecipe(decoded.recipe, { nowMs })

@@ -11,7 +11,7 @@ import { devchainCommand } from './devchain.ts'
 import { devnetCommand } from './devnet.ts'
 import { doctorCommand } from './doctor.ts'
 import { UsageError } from './errors.ts'
-import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
+import { EXIT, inspectRecipe, inspectVideoChunk, readInput, renderReport } from './inspect.ts'
 import { nodeCommand, statusCommand } from './node.ts'
 import { recipeCommand } from './recipe.ts'
 import { registerCommand } from './register.ts'
@@ -66,8 +66,9 @@ export function buildProgram(): Command {
     .argument('<type>', 'recipe | video-chunk')
     .argument('<file>', 'a file, or - for standard input')
     .option('--format <format>', 'recipe encoding: scale | json | cbor (default: detected)', parseFormat)
+    .option('--serde', "print a recipe as Rust's serde_json emits it (bytes as number arrays, u64 bare)")
     .addHelpText('after', '\nExit codes: 0 valid, 1 decodes but invalid, 2 unusable input.')
-    .action(async (type: string, file: string, opts: { format?: RecipeFormat }) => {
+    .action(async (type: string, file: string, opts: { format?: RecipeFormat; serde?: boolean }) => {
       let input: Uint8Array
       try {
         input = await readInput(file)
@@ -77,14 +78,14 @@ export function buildProgram(): Command {
         return
       }
       let result: ReturnType<typeof inspectRecipe>
-      if (type === 'recipe') result = inspectRecipe(input, opts.format)
+      if (type === 'recipe') result = inspectRecipe(input, opts.format, Date.now(), { serde: opts.serde })
       else if (type === 'video-chunk') result = inspectVideoChunk(input)
       else {
         process.stderr.write(`nsn inspect: unknown type "${type}" (expected recipe or video-chunk)\n`)
         process.exitCode = EXIT.unusable
         return
       }
-      process.stdout.write(`${JSON.stringify(result.report, null, 2)}\n`)
+      process.stdout.write(renderReport(result))
       process.exitCode = result.exitCode
     })
 

@@ -35,6 +35,7 @@ interface SidecarOpts {
   pluginsDir: string
   listen: { host: string; port: number }
   workDir?: string
+  runner?: string
   allow?: string
   maxVramGb: number
   lane0MaxLatencyMs: number
@@ -61,6 +62,10 @@ export function sidecarCommand(): Command {
           ),
       )
       .option('--work-dir <dir>', 'parent of the per-task output folders (default: a fresh temp folder)')
+      .option(
+        '--runner <command>',
+        'command that runs module:Class plugins, e.g. "python3 -m vortex.plugins.runner" (PYTHONPATH from the environment)',
+      )
       .option(
         '--allow <names>',
         'comma-separated plugin allowlist (default: every valid plugin in the folder)',
@@ -127,6 +132,7 @@ export function sidecarCommand(): Command {
           host: opts.listen.host,
           port: opts.listen.port,
           workDir: opts.workDir,
+          runnerCommand: opts.runner?.split(/\s+/).filter((x) => x !== '') ?? [],
           policy,
           taskRetentionMs: opts.taskRetentionMs,
           logger,

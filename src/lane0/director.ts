@@ -73,6 +73,8 @@ export interface DirectorInit {
   installRecipeValidator?: boolean
   /** Extra vortex-lane0 input fields (e.g. `{ embedding_noise: {sigma, seed} }` on a test devnet). */
   vortexParameters?: Readonly<Record<string, unknown>>
+  /** The sidecar work folder, the only place plugin files are read from (VortexClientInit.outputDir). */
+  vortexOutputDir?: string | null
 }
 
 /** A slot's last known outcome, for /api/status. */
@@ -189,6 +191,7 @@ export class DirectorService {
         maxVideoBytes: this.config.maxVideoBytes,
         embeddingNormTolerance: this.config.embeddingNormTolerance,
         extraParameters: init.vortexParameters,
+        outputDir: init.vortexOutputDir ?? null,
       },
     )
     this.epochTracker = this.newTracker()

@@ -42,6 +42,8 @@ export class VortexError extends Error {
       field?: string
       /** SidecarError code behind SIDECAR_ERROR / TIMEOUT. */
       sidecarCode?: string
+      /** Finer BAD_OUTPUT cause: `EMBEDDING_ZERO`, `EMBEDDING_NOT_FINITE`, `REMUX_FAILED`. */
+      reason?: string
       attempts?: number
     } = {},
     override readonly cause?: unknown,

@@ -2,9 +2,12 @@
 // `vortex-lane0` plugin on lane 0, input {recipe, slot_id, seed}, a timeout and retries on retryable
 // sidecar failures. The plugin's output contract (file or inline media, embedding, hashes) is checked
 // by src/sidecar/vortex.ts; this maps it into a GenerationOutput and its failures into VortexError.
+
+import { blake3 } from '../crypto/index.ts'
 import { abortReason, type Clock, systemClock } from '../scheduler/index.ts'
-import type { ExecuteTaskRequest, ExecuteTaskResponse, SidecarTaskRunner } from '../sidecar/types.ts'
 // Not the folder's index: that would load the gRPC client and server into every Lane 0 import.
+import { toPlayable } from '../sidecar/remux.ts'
+import type { ExecuteTaskRequest, ExecuteTaskResponse, SidecarTaskRunner } from '../sidecar/types.ts'
 import {
   parseVortexOutput,
   readVortexAudio,
@@ -62,6 +65,13 @@ export interface VortexClientInit {
   /** @default LANE0_DEFAULTS.embeddingNormTolerance */
   embeddingNormTolerance?: number
   /**
+   * The sidecar's work folder: the only place a file output (`video_path`, `audio_path`) is read
+   * from, by real path. Absent or null: only inline outputs are accepted (an external sidecar's
+   * answers name paths on its own machine, and a hostile one could name this node's key file).
+   * @default null
+   */
+  outputDir?: string | null
+  /**
    * Further plugin input fields the reference plugin understands (`embedding_noise`,
    * `max_resolution`, `output_mode`, `audio_mode`; see docs/sidecar.md). They cannot replace
    * `recipe`, `slot_id` or `seed` (vortexRequest's `extra`). @default {}
@@ -83,6 +93,7 @@ export class VortexClient {
   private readonly maxVideoBytes: number
   private readonly tolerance: number
   private readonly extraParameters: Readonly<Record<string, unknown>>
+  private readonly outputDir: string | null
   private seq = 0
 
   constructor(components: VortexClientComponents, init: VortexClientInit = {}) {
@@ -97,6 +108,7 @@ export class VortexClient {
     this.maxVideoBytes = init.maxVideoBytes ?? LANE0_DEFAULTS.maxVideoBytes
     this.tolerance = init.embeddingNormTolerance ?? LANE0_DEFAULTS.embeddingNormTolerance
     this.extraParameters = init.extraParameters ?? {}
+    this.outputDir = init.outputDir ?? null
   }
 
   /** On-Deck pre-warm (PROTOCOL.md §8): the sidecar answers, is healthy, and has our plugin. */
@@ -201,13 +213,23 @@ export class VortexClient {
       normTolerance: this.tolerance,
       defaultGenerationTimeMs: res.executionTimeMs,
     })
-    const { video, contentHash } = await readVortexVideo(out, { maxBytes: this.maxVideoBytes })
-    const audioWaveform = await readVortexAudio(out, { maxBytes: this.maxVideoBytes })
+    const files = { maxBytes: this.maxVideoBytes, outputDir: this.outputDir }
+    const raw = await readVortexVideo(out, files)
+    const audioWaveform = await readVortexAudio(out, files)
+    // content_hash is over what viewers receive: VP9/IVF (+ Opus) becomes WebM first (stream copy).
+    const media = await toPlayable(raw.video, audioWaveform, out.mime, { maxBytes: this.maxVideoBytes })
+    const video = media.video
+    const contentHash = media.remuxed ? blake3(video) : raw.contentHash
+    if (Math.abs(out.clipEmbeddingNorm - 1) > this.tolerance || media.remuxed)
+      this.log.debug(
+        { slot, embeddingNorm: out.clipEmbeddingNorm, remuxed: media.remuxed, mime: media.mime },
+        'plugin output adapted (embedding normalised / IVF remuxed into WebM)',
+      )
     return {
       slotId: slot,
       video,
       ...(out.videoPath !== null ? { videoPath: out.videoPath } : {}),
-      mime: out.mime,
+      mime: media.mime,
       audioWaveform,
       clipEmbedding: out.clipEmbedding,
       contentHash,
@@ -220,7 +242,8 @@ export class VortexClient {
   private toVortexError(err: unknown, attempts: number, signal?: AbortSignal): VortexError {
     if (err instanceof VortexError) return err
     if (err instanceof VortexOutputError) {
-      return new VortexError('BAD_OUTPUT', err.message, { field: err.field, attempts }, err)
+      const reason = err.reason !== undefined ? { reason: err.reason } : {}
+      return new VortexError('BAD_OUTPUT', err.message, { field: err.field, attempts, ...reason }, err)
     }
     if (signal?.aborted) return new VortexError('ABORTED', 'generation aborted', { attempts }, err)
     if (err instanceof LocalTimeout) {

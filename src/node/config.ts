@@ -94,6 +94,21 @@ export const CONFIG_DEFAULTS = {
     url: `${DEFAULT_SIDECAR_HOST}:${DEFAULT_SIDECAR_PORT}`,
     /** Plugins folder (embedded mode). Relative paths are from the package root. */
     pluginsDir: 'plugins',
+    /**
+     * The sidecar's work folder, the only place the director reads plugin output files from (by real
+     * path). Empty: embedded mode uses `<dataDir>/sidecar`; external mode then takes inline outputs only.
+     */
+    workDir: '',
+    /**
+     * Runs plugins whose manifest entrypoint is `module:Class` (the reference Vortex form), as
+     * `<command> --plugin NAME --payload JSON --timeout-ms N` (docs/sidecar.md). Empty: refused.
+     */
+    runnerCommand: ['python3', '-m', 'vortex.plugins.runner'] as readonly string[],
+    /**
+     * PYTHONPATH of the runner: the folder holding the `vortex` package (a Vortex checkout's `src`).
+     * Relative paths are from the package root; the default is this project's minimal runner.
+     */
+    runnerPythonPath: 'plugins/python',
   },
   vortex: {
     /** Rendered resolution cap of the reference plugin, WxH (CPU machines: keep it small). */

@@ -75,6 +75,15 @@ function vortexEnv(config: NodeConfig, key: NodeKey): Record<string, string> {
   return env
 }
 
+/** PYTHONPATH for `module:Class` plugins: the configured folder first, then the node's own. */
+function runnerEnv(config: NodeConfig): Record<string, string> {
+  const p = config.sidecar.runnerPythonPath
+  if (p === '') return process.env.PYTHONPATH !== undefined ? { PYTHONPATH: process.env.PYTHONPATH } : {}
+  const abs = isAbsolute(p) ? p : join(PACKAGE_ROOT, p)
+  const rest = process.env.PYTHONPATH
+  return { PYTHONPATH: rest === undefined || rest === '' ? abs : `${abs}:${rest}` }
+}
+
 /** Authorised recipe authors (PROTOCOL.md §1): the epoch's directors (unless disabled) and extra keys. */
 function recipeAuthors(config: NodeConfig, electedForSlot: ElectedForSlot): AuthorisedAuthors {
   const extra = config.lane0.recipeAuthors.map((id) => {
@@ -279,6 +288,8 @@ export class NsnNode {
       let sidecarClient: SidecarClient | null = null
       if (config.node.role === 'director') {
         let address = config.sidecar.url
+        // The only folder plugin output files are read from (an external sidecar's: configured).
+        let outputDir: string | null = config.sidecar.workDir === '' ? null : resolve(config.sidecar.workDir)
         if (config.sidecar.mode === 'embedded') {
           const pluginsDir = isAbsolute(config.sidecar.pluginsDir)
             ? config.sidecar.pluginsDir
@@ -288,13 +299,15 @@ export class NsnNode {
               pluginsDir,
               host: '127.0.0.1',
               port: 0,
-              workDir: join(dataDir, 'sidecar'),
+              workDir: outputDir ?? join(dataDir, 'sidecar'),
               logger: nodeLog.child({ module: 'sidecar' }),
-              env: vortexEnv(config, key),
+              env: { ...vortexEnv(config, key), ...runnerEnv(config) },
+              runnerCommand: config.sidecar.runnerCommand,
             }),
           )
           stops.push(() => server.stop())
           address = `127.0.0.1:${server.port}`
+          outputDir ??= join(dataDir, 'sidecar')
         }
         const sidecar = new SidecarClient({
           address,
@@ -311,6 +324,7 @@ export class NsnNode {
             config: { ...config.lane0, quorum: config.lane0.quorum },
             networkId: chainInfo.genesisHash,
             recipeBounds: config.recipes,
+            vortexOutputDir: outputDir,
           },
         )
         await director.start()

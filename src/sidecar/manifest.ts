@@ -56,6 +56,11 @@ export interface PluginDescriptor {
   /** Program and arguments that start the plugin. */
   command: string
   args: string[]
+  /**
+   * `module:Class` entrypoint run through the plugin runner command (the reference Vortex form):
+   * the payload goes as `--payload JSON [--timeout-ms N]` arguments, not as stdin.
+   */
+  viaRunner: boolean
 }
 
 /** Manifest schema versions this sidecar understands. */
@@ -239,7 +244,17 @@ export interface CommandOptions {
   tsxImport: string
   /** The node binary. @default process.execPath */
   nodePath?: string
+  /**
+   * The command that runs `module:Class` entrypoints, e.g. `['python3', '-m', 'vortex.plugins.runner']`
+   * (the reference Vortex runner); `--plugin NAME` is appended. Empty or absent: such manifests are
+   * refused. @default []
+   */
+  runnerCommand?: readonly string[]
 }
+
+/** The reference Vortex entrypoint form: a dotted Python module and a class name. */
+export const MODULE_CLASS_PATTERN =
+  /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$/
 
 /**
  * How an entrypoint runs: `.js/.mjs/.cjs` with node, `.ts/.mts` with node + tsx, anything else as an
@@ -250,10 +265,18 @@ export async function resolveEntrypoint(
   manifest: PluginManifest,
   opts: CommandOptions,
   file = '',
-): Promise<{ command: string; args: string[] }> {
+): Promise<{ command: string; args: string[]; viaRunner: boolean }> {
   const ep = manifest.entrypoint
   const bad = (why: string) =>
     new ManifestError('BAD_ENTRYPOINT', 'entrypoint', `entrypoint: "${ep}" ${why}`, file)
+  if (MODULE_CLASS_PATTERN.test(ep)) {
+    const runner = opts.runnerCommand ?? []
+    if (runner.length === 0 || runner[0] === '')
+      throw bad(
+        'is a module:Class entrypoint, but no plugin runner command is configured (sidecar.runnerCommand)',
+      )
+    return { command: runner[0]!, args: [...runner.slice(1), '--plugin', manifest.name], viaRunner: true }
+  }
   if (isAbsolute(ep) || normalize(ep).split(/[\\/]/).includes('..'))
     throw bad('must be a path inside the plugin folder')
   const full = resolve(dir, ep)
@@ -262,20 +285,21 @@ export async function resolveEntrypoint(
   try {
     st = await stat(full)
   } catch {
-    // The reference's Python form `module:Class` lands here too: it names no file.
-    throw bad('does not name a file in the plugin folder')
+    throw bad('does not name a file in the plugin folder (nor is it of the form module:Class)')
   }
   if (!st.isFile()) throw bad('is not a regular file')
   const node = opts.nodePath ?? process.execPath
   const ext = extname(full)
-  if (ext === '.js' || ext === '.mjs' || ext === '.cjs') return { command: node, args: [full] }
-  if (ext === '.ts' || ext === '.mts') return { command: node, args: ['--import', opts.tsxImport, full] }
+  if (ext === '.js' || ext === '.mjs' || ext === '.cjs')
+    return { command: node, args: [full], viaRunner: false }
+  if (ext === '.ts' || ext === '.mts')
+    return { command: node, args: ['--import', opts.tsxImport, full], viaRunner: false }
   try {
     await access(full, fsConstants.X_OK)
   } catch {
     throw bad('is neither a .js/.mjs/.ts file nor executable')
   }
-  return { command: full, args: [] }
+  return { command: full, args: [], viaRunner: false }
 }
 
 /** Read, validate and resolve one plugin folder. */
@@ -310,8 +334,8 @@ export async function loadPlugin(dir: string, opts: CommandOptions): Promise<Plu
       `name: "${manifest.name}" differs from its folder "${folder}"`,
       manifestPath,
     )
-  const { command, args } = await resolveEntrypoint(abs, manifest, opts, manifestPath)
-  return { manifest, dir: abs, manifestPath, command, args }
+  const { command, args, viaRunner } = await resolveEntrypoint(abs, manifest, opts, manifestPath)
+  return { manifest, dir: abs, manifestPath, command, args, viaRunner }
 }
 
 export interface Discovery {

@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { lstat, readdir, realpath, rm } from 'node:fs/promises'
 import { isAbsolute, join, resolve, sep } from 'node:path'
+import { stringify as losslessStringify } from 'lossless-json'
 import { type Logger, pino } from 'pino'
+import { parseJsonExact } from '../types/index.ts'
 import {
   DEFAULT_KILL_GRACE_MS,
   DEFAULT_MAX_OUTPUT_FILE_BYTES,
@@ -19,6 +21,7 @@ import {
   STDERR_TAIL_BYTES,
   TASK_ID_PATTERN,
 } from './constants.ts'
+import { parsePluginJson } from './json.ts'
 import type { Lane, PluginDescriptor } from './manifest.ts'
 import { allowedLanes, checkPolicy, laneOf, type PluginPolicy, PolicyError } from './policy.ts'
 import { parseProgressLine } from './progress.ts'
@@ -134,7 +137,7 @@ export async function parsePluginStdout(stdout: Buffer, taskDir: string): Promis
     throw new SidecarError('BAD_OUTPUT', 'stdout: empty, expected {"output": {...}}')
   let doc: unknown
   try {
-    doc = JSON.parse(text)
+    doc = parsePluginJson(text)
   } catch {
     throw new SidecarError(
       'BAD_OUTPUT',
@@ -199,7 +202,8 @@ export class PluginRunner {
   readonly plugins: Map<string, PluginDescriptor>
   private readonly rejected: Map<string, string>
   private readonly policy: PluginPolicy
-  private readonly workDir: string
+  /** Task folders are created here; the director reads file outputs from nowhere else. */
+  readonly workDir: string
   private readonly ownsWorkDir: boolean
   private readonly maxStdoutBytes: number
   private readonly maxOutputFileBytes: number
@@ -373,9 +377,12 @@ export class PluginRunner {
       VORTEX_OUTPUT_PATH: dir,
       TMPDIR: dir,
     }
+    const { args, stdin } = plugin.viaRunner
+      ? runnerInvocation(req, plugin, lane, input, timeoutMs)
+      : { args: plugin.args, stdin: input }
     let child: ChildProcess
     try {
-      child = spawn(plugin.command, plugin.args, {
+      child = spawn(plugin.command, args, {
         cwd: plugin.dir,
         env,
         detached: true,
@@ -480,7 +487,7 @@ export class PluginRunner {
       } else partial = text
     })
     child.stdin?.on('error', () => {}) // a plugin may exit without reading its input
-    child.stdin?.end(input)
+    child.stdin?.end(stdin)
 
     child.on('error', (err) => {
       spawnError = err
@@ -673,4 +680,38 @@ export class PluginRunner {
     for (const t of [...this.tasks.values()]) await this.forget(t)
     if (this.ownsWorkDir) await rm(this.workDir, { recursive: true, force: true })
   }
+}
+
+/**
+ * Largest payload passed as one `--payload` argument. Linux caps one argument at 128 KiB
+ * (MAX_ARG_STRLEN) and all of them plus the environment at ARG_MAX; beyond this the payload goes on
+ * stdin with `--payload -` (docs/sidecar.md).
+ */
+export const MAX_PAYLOAD_ARGUMENT_BYTES = 96 * 1024
+
+/**
+ * How the reference Vortex runner is called: `<runner> --plugin NAME --payload JSON --timeout-ms N`,
+ * the payload being the request's parameters plus `input_cid, task_id, lane, plugin, model_id`
+ * (what the reference sidecar adds). Integers keep every digit (lossless JSON both ways).
+ */
+export function runnerInvocation(
+  req: ExecuteTaskRequest,
+  plugin: PluginDescriptor,
+  lane: Lane,
+  input: Uint8Array,
+  timeoutMs: number,
+): { args: string[]; stdin: Uint8Array } {
+  const params = parseJsonExact(new TextDecoder().decode(input)) as Record<string, unknown>
+  const payload = losslessStringify({
+    ...params,
+    input_cid: req.inputCid ?? '',
+    task_id: req.taskId,
+    lane: lane === 'lane0' ? 0 : 1,
+    plugin: plugin.manifest.name,
+    model_id: req.modelId ?? '',
+  }) as string
+  const timeout = Number.isFinite(timeoutMs) ? ['--timeout-ms', String(Math.floor(timeoutMs))] : []
+  if (Buffer.byteLength(payload) <= MAX_PAYLOAD_ARGUMENT_BYTES)
+    return { args: [...plugin.args, '--payload', payload, ...timeout], stdin: new Uint8Array(0) }
+  return { args: [...plugin.args, '--payload', '-', ...timeout], stdin: new TextEncoder().encode(payload) }
 }

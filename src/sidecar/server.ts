@@ -45,6 +45,8 @@ export interface SidecarServerInit
   workDir?: string
   /** gRPC message cap, both directions. @default 64 MiB */
   maxMessageBytes?: number
+  /** Runs `module:Class` entrypoints (CommandOptions.runnerCommand). @default [] (refused) */
+  runnerCommand?: readonly string[]
   logger?: Logger
 }
 
@@ -85,7 +87,10 @@ export class SidecarServer {
   static async start(init: SidecarServerInit): Promise<SidecarServer> {
     const log = init.logger ?? pino({ level: 'silent' })
     const policy: PluginPolicy = { ...DEFAULT_POLICY, ...init.policy }
-    const discovery = await discoverPlugins(init.pluginsDir, { tsxImport: import.meta.resolve('tsx') })
+    const discovery = await discoverPlugins(init.pluginsDir, {
+      tsxImport: import.meta.resolve('tsx'),
+      runnerCommand: init.runnerCommand ?? [],
+    })
     const rejected = new Map<string, string>()
     for (const r of discovery.rejected) {
       log.warn({ plugin: r.name, code: r.error.code, field: r.error.field }, r.error.message)

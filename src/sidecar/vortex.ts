@@ -1,7 +1,9 @@
 // The vortex-lane0 plugin's contract as the director sees it, in one place: the ExecuteTask request for
 // a recipe, and the checks on the plugin's output (video file or inline base64, audio in its forms,
 // 512-d embedding, hashes). Lane 0's VortexClient calls these; the generator lives in plugins/vortex-lane0.
-import { open } from 'node:fs/promises'
+import { constants as fsc } from 'node:fs'
+import { open, realpath } from 'node:fs/promises'
+import { sep } from 'node:path'
 import { blake3 } from '../crypto/index.ts'
 import {
   bytesToHex,
@@ -12,6 +14,7 @@ import {
   RecipeCodec,
 } from '../types/index.ts'
 import { DEFAULT_CALL_TIMEOUT_MS } from './constants.ts'
+import { parsePluginJson } from './json.ts'
 import { type ExecuteTaskRequest, SidecarError } from './types.ts'
 
 export const VORTEX_PLUGIN_NAME = 'vortex-lane0'
@@ -89,7 +92,10 @@ export interface VortexOutput {
   audioData: Uint8Array | null
   /** `audio_waveform` given as an array of samples. */
   audioSamples: Float32Array | null
+  /** Unit length (normalised here when the plugin's was not). */
   clipEmbedding: Float32Array
+  /** L2 norm of the embedding as the plugin sent it. */
+  clipEmbeddingNorm: number
   determinismProof: Uint8Array
   /** `generation_time_ms`, else the caller's `defaultGenerationTimeMs`. */
   generationTimeMs: number
@@ -109,12 +115,17 @@ export class VortexOutputError extends SidecarError {
   constructor(
     readonly field: string,
     why: string,
+    /** Finer cause where one field can fail several ways: `EMBEDDING_ZERO`, `EMBEDDING_NOT_FINITE`. */
+    readonly reason?: VortexOutputReason,
   ) {
     super('BAD_OUTPUT', `${field === 'result_metadata' ? '' : 'output.'}${field}: ${why}`)
   }
 }
 
-const bad = (field: string, why: string) => new VortexOutputError(field, why)
+export type VortexOutputReason = 'EMBEDDING_ZERO' | 'EMBEDDING_NOT_FINITE' | 'REMUX_FAILED'
+
+const bad = (field: string, why: string, reason?: VortexOutputReason) =>
+  new VortexOutputError(field, why, reason)
 
 type Obj = Record<string, unknown>
 
@@ -171,8 +182,12 @@ function optBase64(o: Obj, k: string, maxBytes: number): Uint8Array | null {
   return v === null ? null : decodeBase64(k, v, maxBytes)
 }
 
-/** PROTOCOL.md §5 step 2, as BFT will check it: 512 finite f32 values, |norm − 1| ≤ tolerance. */
-function embedding(o: Obj, tolerance: number): Float32Array {
+/**
+ * 512 finite f32 values, returned with L2 norm 1 (docs/protocol.md §5 step 2 checks |norm − 1| ≤ 1e-3).
+ * The reference plugin answers a CLIP embedding that is not normalised: a finite non-zero vector is
+ * scaled to unit length here (cosine similarity does not change); zero or non-finite is refused.
+ */
+function embedding(o: Obj, tolerance: number): { values: Float32Array; norm: number } {
   const emb = o.clip_embedding
   if (!Array.isArray(emb) || emb.length !== EMBEDDING_DIM)
     throw bad(
@@ -180,19 +195,20 @@ function embedding(o: Obj, tolerance: number): Float32Array {
       `expected ${EMBEDDING_DIM} numbers, got ${Array.isArray(emb) ? emb.length : typeof emb}`,
     )
   const out = new Float32Array(EMBEDDING_DIM)
-  let norm = 0
+  let sum = 0
   for (let i = 0; i < EMBEDDING_DIM; i++) {
     const v = emb[i]
     // Checked after rounding to f32 too: 1e300 is a finite double but an infinite f32.
     if (typeof v !== 'number' || !Number.isFinite(Math.fround(v)))
-      throw bad(`clip_embedding[${i}]`, 'not a finite number')
+      throw bad(`clip_embedding[${i}]`, 'not a finite number', 'EMBEDDING_NOT_FINITE')
     out[i] = v
-    norm += out[i]! * out[i]!
+    sum += out[i]! * out[i]!
   }
-  norm = Math.sqrt(norm)
-  if (Math.abs(norm - 1) > tolerance)
-    throw bad('clip_embedding', `L2 norm ${norm.toFixed(6)} is not within ${tolerance} of 1`)
-  return out
+  const norm = Math.sqrt(sum)
+  if (norm === 0 || !Number.isFinite(norm))
+    throw bad('clip_embedding', 'is all zeros: it has no direction to compare', 'EMBEDDING_ZERO')
+  if (Math.abs(norm - 1) > tolerance) for (let i = 0; i < EMBEDDING_DIM; i++) out[i] = out[i]! / norm
+  return { values: out, norm }
 }
 
 export interface VortexParseOptions {
@@ -216,7 +232,7 @@ export function parseVortexOutput(
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_VIDEO_BYTES
   let o: unknown
   try {
-    o = JSON.parse(
+    o = parsePluginJson(
       typeof resultMetadata === 'string'
         ? resultMetadata
         : new TextDecoder('utf-8', { fatal: true }).decode(resultMetadata),
@@ -259,6 +275,7 @@ export function parseVortexOutput(
     throw bad('audio_waveform', 'expected a file path, base64 or an array of numbers')
   }
 
+  const emb = embedding(out, opts.normTolerance ?? EMBEDDING_NORM_TOLERANCE)
   return {
     outputCid,
     videoPath,
@@ -268,7 +285,8 @@ export function parseVortexOutput(
     audioPath,
     audioData,
     audioSamples,
-    clipEmbedding: embedding(out, opts.normTolerance ?? EMBEDDING_NORM_TOLERANCE),
+    clipEmbedding: emb.values,
+    clipEmbeddingNorm: emb.norm,
     determinismProof: hash32(out, 'determinism_proof', true)!,
     generationTimeMs: optNumber(out, 'generation_time_ms') ?? opts.defaultGenerationTimeMs ?? 0,
     width: optNumber(out, 'width') ?? 0,
@@ -284,14 +302,47 @@ export function parseVortexOutput(
 }
 
 /**
- * Read a file the plugin wrote, refusing one over `maxBytes` before reading, and reading no more than
- * the size it had then (a file still being written cannot make us buffer past the bound).
+ * Where the director may read the plugin's files from (attack: a hostile external sidecar answering
+ * `video_path: <the node's key file>` must not get that file hashed, proposed and published).
+ * `null`: no folder is trusted, so only inline outputs are taken.
  */
-async function readOutputFile(field: string, path: string, maxBytes: number): Promise<Uint8Array> {
+export type VortexOutputDir = string | null
+
+const NO_OUTPUT_DIR =
+  'is a file, but no sidecar work folder is configured (set sidecar.workDir to the folder the sidecar writes its task files in, or have the sidecar send its output inline)'
+
+/**
+ * Read a file the plugin wrote, only when it is a regular file whose real path (after every symlink,
+ * taken from the opened descriptor, so a rename or a symlink swapped in after the check changes
+ * nothing) is inside `outputDir`. Refuses one over `maxBytes` before reading, and reads no more than
+ * the size it had then (a file still being written cannot make us buffer past the bound). Opened
+ * non-blocking so that a FIFO cannot hold the director.
+ */
+async function readOutputFile(
+  field: string,
+  path: string,
+  maxBytes: number,
+  outputDir: VortexOutputDir,
+): Promise<Uint8Array> {
+  if (outputDir === null) throw bad(field, NO_OUTPUT_DIR)
+  let root: string
   try {
-    const fh = await open(path, 'r')
+    root = await realpath(outputDir)
+  } catch (err) {
+    throw bad(field, `the sidecar work folder ${outputDir} cannot be resolved: ${(err as Error).message}`)
+  }
+  const inside = (p: string) => p.startsWith(root.endsWith(sep) ? root : root + sep)
+  const outside = () => bad(field, `${path} is outside the sidecar work folder ${root}`)
+  try {
+    // Checked before opening (nothing outside is even opened) and again on the opened descriptor.
+    const resolved = await realpath(path)
+    if (!inside(resolved)) throw outside()
+    const fh = await open(resolved, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY)
     try {
-      const { size } = await fh.stat()
+      const st = await fh.stat()
+      if (!st.isFile()) throw bad(field, `${path} is not a regular file`)
+      if (!inside(await openedPath(field, fh.fd, resolved, st))) throw outside()
+      const { size } = st
       if (size > maxBytes) throw bad(field, `${size} bytes exceeds the limit of ${maxBytes}`)
       const buf = new Uint8Array(size)
       let off = 0
@@ -311,17 +362,43 @@ async function readOutputFile(field: string, path: string, maxBytes: number): Pr
 }
 
 /**
+ * The real path of an opened file: Linux names it in /proc/self/fd; elsewhere the path is resolved
+ * and must still be the same file (device and inode) as the one opened.
+ */
+async function openedPath(
+  field: string,
+  fd: number,
+  path: string,
+  st: { dev: number; ino: number },
+): Promise<string> {
+  try {
+    return await realpath(`/proc/self/fd/${fd}`)
+  } catch {
+    const real = await realpath(path)
+    const again = await open(real, fsc.O_RDONLY | fsc.O_NONBLOCK)
+    try {
+      const st2 = await again.stat()
+      if (st2.dev !== st.dev || st2.ino !== st.ino) throw bad(field, `${path} changed while read`)
+    } finally {
+      await again.close()
+    }
+    return real
+  }
+}
+
+/**
  * The video bytes (read from the task folder or decoded inline), checked against the reported
  * content hash. Returns them with their BLAKE3 (the proposal's `content_hash`, PROTOCOL.md §5).
- * Read it before the sidecar's retention period (15 min by default) removes the task folder.
+ * Read it before the sidecar's retention period (15 min by default) removes the task folder. A file
+ * is read only inside `outputDir` (readOutputFile).
  */
 export async function readVortexVideo(
   out: VortexOutput,
-  opts: { maxBytes?: number } = {},
+  opts: { maxBytes?: number; outputDir?: VortexOutputDir } = {},
 ): Promise<{ video: Uint8Array; contentHash: Uint8Array }> {
   const max = opts.maxBytes ?? DEFAULT_MAX_VIDEO_BYTES
   const field = out.videoData !== null ? 'video_data' : 'video_path'
-  const video = out.videoData ?? (await readOutputFile(field, out.videoPath!, max))
+  const video = out.videoData ?? (await readOutputFile(field, out.videoPath!, max, opts.outputDir ?? null))
   if (video.length === 0) throw bad(field, 'the video is empty')
   if (video.length > max) throw bad(field, `${video.length} bytes exceeds the limit of ${max}`)
   const contentHash = blake3(video)
@@ -337,10 +414,10 @@ export async function readVortexVideo(
  */
 export async function readVortexAudio(
   out: VortexOutput,
-  opts: { maxBytes?: number } = {},
+  opts: { maxBytes?: number; outputDir?: VortexOutputDir } = {},
 ): Promise<Uint8Array> {
   const max = opts.maxBytes ?? DEFAULT_MAX_VIDEO_BYTES
-  if (out.audioPath !== null) return readOutputFile('audio_path', out.audioPath, max)
+  if (out.audioPath !== null) return readOutputFile('audio_path', out.audioPath, max, opts.outputDir ?? null)
   if (out.audioData !== null) {
     if (out.audioData.length > max)
       throw bad('audio_data', `${out.audioData.length} bytes exceeds the limit of ${max}`)

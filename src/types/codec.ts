@@ -16,12 +16,16 @@ export interface Codec<T> {
   readonly composite?: boolean
   encode(w: ScaleWriter, value: T): void
   decode(r: ScaleReader, path: string): T
-  /** Plain value (JSON: bytes as hex, u64 as number or decimal string; CBOR: bytes raw). */
+  /**
+   * Plain value. `json`: bytes as hex, u64 as a number when exact else a decimal string. `cbor`:
+   * bytes raw, u64 as bigint. `serde`: what Rust's serde_json emits by default — bytes as arrays of
+   * numbers, u64 as a bare (bigint) integer, f32 in its shortest round-trip decimal form.
+   */
   toPlain(value: T, mode: PlainMode): Plain
   fromPlain(value: Plain, path: string): T
 }
 
-export type PlainMode = 'json' | 'cbor'
+export type PlainMode = 'json' | 'cbor' | 'serde'
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
 const utf8Encoder = new TextEncoder()
@@ -233,23 +237,23 @@ export const u32: Codec<number> = {
   fromPlain: (v, p) => intFromPlain(v, p, 32),
 }
 
-/** u64 as bigint end to end. JSON carries it as a number when exact, else as a decimal string. */
+/**
+ * u64 as bigint end to end. Accepted from a plain value as a bigint (a bare JSON integer of any size,
+ * parsed exactly by the lossless JSON reader), an exact number, or a decimal string. Written to JSON
+ * as a number when exact, else as a decimal string.
+ */
 export const u64: Codec<bigint> = {
   name: 'u64',
   encode: (w, v) => w.u64(v),
   decode: (r, p) => r.u64(p),
   toPlain: (v, mode) =>
-    mode === 'cbor' ? v : v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString(),
+    mode !== 'json' ? v : v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString(),
   fromPlain: (value, path) => {
     let v: bigint
     if (typeof value === 'bigint') v = value
     else if (typeof value === 'number') {
       if (!Number.isSafeInteger(value)) {
-        throw new DecodeError(
-          'OUT_OF_RANGE',
-          path,
-          `${path}: ${value} is not an exact integer (above 2^53 send u64 as a decimal string)`,
-        )
+        throw new DecodeError('OUT_OF_RANGE', path, `${path}: ${value} is not an exact integer`)
       }
       v = BigInt(value)
     } else if (typeof value === 'string' && /^[0-9]{1,20}$/.test(value)) v = BigInt(value)
@@ -264,11 +268,22 @@ export const f32: Codec<number> = {
   name: 'f32',
   encode: (w, v) => w.f32(v),
   decode: (r, p) => r.f32(p),
-  toPlain: (v) => v,
+  toPlain: (v, mode) => (mode === 'serde' ? shortestF32(v) : v),
   fromPlain: (v, p) => {
+    if (typeof v === 'bigint') return Math.fround(Number(v))
     if (typeof v !== 'number') throw typeError(p, 'f32 number', v)
     return Math.fround(v)
   },
+}
+
+/** The shortest decimal that reads back as the same f32 (what Rust's float formatting prints). */
+function shortestF32(v: number): number {
+  if (!Number.isFinite(v) || v === 0) return v
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(v.toPrecision(digits))
+    if (Math.fround(candidate) === v) return candidate
+  }
+  return v
 }
 
 export const bool: Codec<boolean> = {
@@ -315,8 +330,24 @@ export function str(maxBytes = MAX_DECODE_LENGTH): Codec<string> {
   }
 }
 
-function bytesFromPlain(v: Plain, p: string): Uint8Array {
+/** Bytes from hex (this project's JSON form), raw (CBOR) or an array of numbers (serde's `Vec<u8>`). */
+function bytesFromPlain(v: Plain, p: string, maxBytes: number): Uint8Array {
   if (v instanceof Uint8Array) return v
+  if (Array.isArray(v)) {
+    if (v.length > maxBytes) {
+      throw new DecodeError('LENGTH_TOO_LARGE', p, `${p}: length ${v.length} exceeds the maximum ${maxBytes}`)
+    }
+    const out = new Uint8Array(v.length)
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]
+      const n = typeof x === 'bigint' && x >= 0n && x <= 255n ? Number(x) : x
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 255) {
+        throw new DecodeError('INVALID_BYTE', `${p}[${i}]`, `${p}[${i}]: a byte must be an integer 0..255`)
+      }
+      out[i] = n
+    }
+    return out
+  }
   if (typeof v === 'string') {
     try {
       return hexToBytes(v)
@@ -324,7 +355,7 @@ function bytesFromPlain(v: Plain, p: string): Uint8Array {
       throw new DecodeError('INVALID_HEX', p, `${p}: not a hex string`)
     }
   }
-  throw typeError(p, 'bytes (hex string or byte string)', v)
+  throw typeError(p, 'bytes (hex string, array of numbers or byte string)', v)
 }
 
 /** SCALE `Vec<u8>`: compact length + raw bytes (returned as a view into the input). */
@@ -336,9 +367,9 @@ export function bytes(maxBytes = MAX_DECODE_LENGTH): Codec<Uint8Array> {
       w.raw(v)
     },
     decode: (r, p) => r.raw(r.length(p, 1, maxBytes), p),
-    toPlain: (v, mode) => (mode === 'cbor' ? v : bytesToHex(v)),
+    toPlain: (v, mode) => (mode === 'cbor' ? v : mode === 'serde' ? Array.from(v) : bytesToHex(v)),
     fromPlain: (v, p) => {
-      const b = bytesFromPlain(v, p)
+      const b = bytesFromPlain(v, p, maxBytes)
       if (b.length > maxBytes) {
         throw new DecodeError(
           'LENGTH_TOO_LARGE',
@@ -360,9 +391,9 @@ export function fixedBytes(n: number): Codec<Uint8Array> {
       w.raw(v)
     },
     decode: (r, p) => r.raw(n, p),
-    toPlain: (v, mode) => (mode === 'cbor' ? v : bytesToHex(v)),
+    toPlain: (v, mode) => (mode === 'cbor' ? v : mode === 'serde' ? Array.from(v) : bytesToHex(v)),
     fromPlain: (v, p) => {
-      const b = bytesFromPlain(v, p)
+      const b = bytesFromPlain(v, p, n)
       if (b.length !== n)
         throw new DecodeError('INVALID_LENGTH', p, `${p}: expected ${n} bytes, got ${b.length}`)
       return b

@@ -12,6 +12,7 @@ export type DecodeErrorCode =
   | 'INVALID_ENUM'
   | 'INVALID_TYPE'
   | 'INVALID_HEX'
+  | 'INVALID_BYTE'
   | 'INVALID_LENGTH'
   | 'INVALID_JSON'
   | 'INVALID_CBOR'

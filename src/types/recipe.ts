@@ -1,5 +1,8 @@
-// Recipe wire type (PROTOCOL.md §3) in SCALE, JSON (snake_case, bytes as hex) and deterministic CBOR.
+// Recipe wire type (docs/protocol.md §3) in SCALE, JSON (snake_case, bytes as hex) and deterministic CBOR.
+// JSON is also read in the form Rust's serde_json emits by default (bytes as arrays of numbers, u64 as
+// bare integers of any size), so recipes from the reference implementation are accepted as they are.
 import { decode as cborDecode, encode as cborEncode } from 'cborg'
+import { parse as losslessParse, stringify as losslessStringify } from 'lossless-json'
 import {
   bytes,
   type Codec,
@@ -124,6 +127,28 @@ export function recipeToJson(recipe: Recipe, space?: number): string {
   return JSON.stringify(RecipeCodec.toPlain(recipe, 'json'), null, space)
 }
 
+/** The same recipe as Rust's serde_json writes it by default: bytes as number arrays, u64 bare. */
+export function recipeToSerdeJson(recipe: Recipe, space?: number): string {
+  return losslessStringify(RecipeCodec.toPlain(recipe, 'serde'), null, space) ?? ''
+}
+
+/**
+ * JSON numbers read without loss: an integer that is not exactly a JS number becomes a bigint (a
+ * u64 above 2^53 keeps every digit); everything else is a number.
+ */
+function exactNumber(text: string): number | bigint {
+  if (/^-?[0-9]+$/.test(text)) {
+    const n = Number(text)
+    return Number.isSafeInteger(n) ? n : BigInt(text)
+  }
+  return Number(text)
+}
+
+/** Parse JSON text exactly; duplicate keys with different values are refused (one meaning for signed data). */
+export function parseJsonExact(text: string): Plain {
+  return losslessParse(text, null, exactNumber)
+}
+
 export function recipeFromPlain(value: Plain): Recipe {
   return RecipeCodec.fromPlain(value, '')
 }
@@ -142,7 +167,7 @@ export function recipeFromJson(
   }
   let plain: Plain
   try {
-    plain = JSON.parse(s)
+    plain = parseJsonExact(s)
   } catch (err) {
     throw new DecodeError('INVALID_JSON', 'Recipe', `Recipe: not valid JSON (${(err as Error).message})`)
   }

@@ -3,7 +3,10 @@
 /** MSE type of a complete video file: fragmented MP4 (codec read from avcC) or WebM. */
 export function sniffMime(bytes: Uint8Array): string | null {
   if (bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) {
-    return 'video/webm; codecs="vp8"'
+    // Matroska CodecID strings in the Tracks element: VP9 and Opus as the director remuxes them.
+    const head = String.fromCharCode(...bytes.subarray(0, Math.min(bytes.length, 4096)))
+    const video = head.includes('V_VP9') ? 'vp9' : 'vp8'
+    return `video/webm; codecs="${head.includes('A_OPUS') ? `${video},opus` : video}"`
   }
   if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ftyp') {
     // avcC box: 'avcC' then configurationVersion, AVCProfileIndication, profile_compatibility, level

@@ -76,6 +76,28 @@ describe('nsn inspect', async () => {
     })
   }
 
+  it('--serde prints the recipe as serde_json does: bytes as number arrays, u64 bare and exact', async () => {
+    const big = await signedSampleRecipe({
+      slot_params: { slot_number: 2n ** 63n + 5n, duration_sec: 10, resolution: '320x240', fps: 24 },
+    })
+    const file = join(dir, 'r-big.json')
+    await writeFile(file, recipeToJson(big))
+    const r = nsn(['inspect', 'recipe', file, '--serde'])
+    assert.match(r.stdout, new RegExp(`"slot_number": ${2n ** 63n + 5n},`), 'every digit, no quotes')
+    const sig = r.stdout.match(/"ed25519_signature": \[([\s\d,]*)\]/)
+    assert.ok(sig, r.stdout)
+    assert.deepEqual(
+      sig[1]!.split(',').map((x) => Number(x.trim())),
+      Array.from(big.security.ed25519_signature),
+    )
+    // What --serde printed is itself accepted as input.
+    const message = r.stdout.slice(r.stdout.indexOf('"message": ') + 11, r.stdout.lastIndexOf('"verdict"'))
+    await writeFile(file, message.trim().replace(/,$/, ''))
+    const back = nsn(['inspect', 'recipe', file])
+    assert.equal(back.code, 0, back.stdout)
+    assert.equal(JSON.parse(back.stdout).message.slot_params.slot_number, (2n ** 63n + 5n).toString())
+  })
+
   it('a tampered recipe is invalid (exit 1) with the reason', () => {
     const r = nsn(['inspect', 'recipe', files.tampered])
     assert.equal(r.code, 1)

@@ -47,7 +47,7 @@ describe('vortex-lane0 video in Chromium (MSE)', {
         vortexRequest(sampleRecipe(), { taskId: 'mse-1', audioMode: 'synth' }),
       )
       const out = parseVortexOutput(res.resultMetadata)
-      const { video } = await readVortexVideo(out)
+      const { video } = await readVortexVideo(out, { outputDir: h.server.runner.workDir })
       const srv = createServer((req, reply) => {
         if (req.url === '/video.mp4') reply.writeHead(200, { 'content-type': 'video/mp4' }).end(video)
         else reply.writeHead(200, { 'content-type': 'text/html' }).end(PAGE)

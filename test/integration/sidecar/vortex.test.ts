@@ -86,7 +86,7 @@ describe('vortex-lane0 through the sidecar', () => {
   before(async () => {
     h = await startSidecar({ pluginsDir: REPO_PLUGINS })
     const { res, out } = await run(sampleRecipe())
-    const { video } = await readVortexVideo(out)
+    const { video } = await readVortexVideo(out, { outputDir: h.server.runner.workDir })
     first = { out, video, meta: JSON.parse(new TextDecoder().decode(res.resultMetadata)) }
   })
   after(async () => {
@@ -124,7 +124,7 @@ describe('vortex-lane0 through the sidecar', () => {
     assert.equal(out.embeddingMethod, 'nsn-perceptual-v1')
     assert.equal(out.slotId, 42n)
     assert.ok(out.generationTimeMs > 0)
-    const audio = readWav(await readVortexAudio(out))
+    const audio = readWav(await readVortexAudio(out, { outputDir: h.server.runner.workDir }))
     assert.equal(audio?.rate, 22_050)
     assert.equal(audio?.samples.length, 10 * 22_050)
     assert.equal(first.meta.audio_waveform, out.audioPath)
@@ -133,7 +133,7 @@ describe('vortex-lane0 through the sidecar', () => {
 
   test('same recipe and seed: byte-identical video, audio, embedding and proof', async () => {
     const { out } = await run(sampleRecipe())
-    const { video } = await readVortexVideo(out)
+    const { video } = await readVortexVideo(out, { outputDir: h.server.runner.workDir })
     assert.equal(Buffer.compare(Buffer.from(video), Buffer.from(first.video)), 0, 'video bytes')
     assert.equal(bytesToHex(out.determinismProof), bytesToHex(first.out.determinismProof))
     assert.deepEqual(out.clipEmbedding, first.out.clipEmbedding)
@@ -162,9 +162,13 @@ describe('vortex-lane0 through the sidecar', () => {
       { seed: 1n },
     )
     assert.equal(a.out.videoPath, null)
-    assert.equal(readWav(await readVortexAudio(a.out))?.samples.length, 5 * 22_050, 'inline audio_data')
-    const va = await readVortexVideo(a.out)
-    const vb = await readVortexVideo(b.out)
+    assert.equal(
+      readWav(await readVortexAudio(a.out, { outputDir: h.server.runner.workDir }))?.samples.length,
+      5 * 22_050,
+      'inline audio_data',
+    )
+    const va = await readVortexVideo(a.out, { outputDir: h.server.runner.workDir })
+    const vb = await readVortexVideo(b.out, { outputDir: h.server.runner.workDir })
     assert.notEqual(bytesToHex(va.contentHash), bytesToHex(vb.contentHash))
     const p = await probe(va.video)
     assert.deepEqual(

@@ -77,12 +77,16 @@ describe('VortexClient', async () => {
         extra: { audio_path: wav, generation_time_ms: undefined },
       })
       sidecar.behaviours = [{ kind: 'raw', metadata: fileMode }]
-      const file = await vc.generate(recipe, 9n, recipeHash)
+      const inDir = new VortexClient({ sidecar, clock: new ManualClock() }, { outputDir: dir.path })
+      const file = await inDir.generate(recipe, 9n, recipeHash)
       assert.equal(file.videoPath, path)
       assert.deepEqual(file.video, VIDEO)
       assert.deepEqual([...file.audioWaveform], [82, 73, 70, 70])
       assert.equal(file.generationTimeMs, 5, "no generation_time_ms: the sidecar's execution time")
-      const small = new VortexClient({ sidecar, clock: new ManualClock() }, { maxVideoBytes: 100 })
+      const small = new VortexClient(
+        { sidecar, clock: new ManualClock() },
+        { maxVideoBytes: 100, outputDir: dir.path },
+      )
       const err = await expectRejectedWithCode(
         small.generate(recipe, 9n, recipeHash),
         VortexError,

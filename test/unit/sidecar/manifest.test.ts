@@ -109,11 +109,11 @@ describe('resolveEntrypoint', () => {
       await writeFile(join(dir, 'data.bin'), '')
       await chmod(join(dir, 'run.sh'), 0o755)
       const a = await resolveEntrypoint(dir, m('a.mjs'), { tsxImport: TSX })
-      assert.deepEqual(a, { command: process.execPath, args: [join(dir, 'a.mjs')] })
+      assert.deepEqual(a, { command: process.execPath, args: [join(dir, 'a.mjs')], viaRunner: false })
       const b = await resolveEntrypoint(dir, m('b.ts'), { tsxImport: TSX })
       assert.deepEqual(b.args, ['--import', TSX, join(dir, 'b.ts')])
       const c = await resolveEntrypoint(dir, m('run.sh'), { tsxImport: TSX })
-      assert.deepEqual(c, { command: join(dir, 'run.sh'), args: [] })
+      assert.deepEqual(c, { command: join(dir, 'run.sh'), args: [], viaRunner: false })
       for (const bad of ['data.bin', '../a.mjs', '/bin/sh', 'missing.mjs', 'plugin:Class']) {
         await assert.rejects(resolveEntrypoint(dir, m(bad), { tsxImport: TSX }), (e: unknown) => {
           assert.ok(e instanceof ManifestError, bad)
@@ -121,6 +121,23 @@ describe('resolveEntrypoint', () => {
           assert.equal(e.field, 'entrypoint', bad)
           return true
         })
+      }
+      // The reference Vortex form: run through the configured runner command, refused without one.
+      const runner = ['python3', '-m', 'vortex.plugins.runner']
+      const py = await resolveEntrypoint(dir, m('vortex.plugins.lane0:Lane0Plugin'), {
+        tsxImport: TSX,
+        runnerCommand: runner,
+      })
+      assert.deepEqual(py, {
+        command: 'python3',
+        args: ['-m', 'vortex.plugins.runner', '--plugin', 'demo'],
+        viaRunner: true,
+      })
+      for (const bad of ['a.b:', ':Class', 'a..b:C', 'a/b:C', 'a.b:C.D']) {
+        await assert.rejects(
+          resolveEntrypoint(dir, m(bad), { tsxImport: TSX, runnerCommand: runner }),
+          ManifestError,
+        )
       }
     } finally {
       await rm(dir, { recursive: true, force: true })

@@ -132,7 +132,7 @@ describe('parseVortexOutput', () => {
       'clip_embedding[0]',
       /clip_embedding\[0\]/,
     ],
-    ['unnormalised embedding', { clip_embedding: Array(512).fill(1) }, 'clip_embedding', /L2 norm/],
+    ['an all-zero embedding', { clip_embedding: Array(512).fill(0) }, 'clip_embedding', /all zeros/],
     ['bad proof', { determinism_proof: 'xyz' }, 'determinism_proof', /output\.determinism_proof/],
     ['bad content_hash', { content_hash: 'ff' }, 'content_hash', /output\.content_hash/],
     ['bad base64', { video_data: 'not base64!' }, 'video_data', /output\.video_data/],
@@ -180,17 +180,17 @@ describe('readVortexVideo', () => {
       const fileOut = parseVortexOutput(
         enc(output({ video_data: undefined, video_path: join(dir, 'video.mp4') })),
       )
-      await rejectsNaming(readVortexVideo(fileOut), 'content_hash', 'hash mismatch')
+      await rejectsNaming(readVortexVideo(fileOut, { outputDir: dir }), 'content_hash', 'hash mismatch')
       const noHash = parseVortexOutput(
         enc(output({ video_data: undefined, video_path: join(dir, 'video.mp4'), content_hash: undefined })),
       )
-      const r = await readVortexVideo(noHash)
+      const r = await readVortexVideo(noHash, { outputDir: dir })
       assert.deepEqual(r.contentHash, blake3(new TextEncoder().encode('other bytes')))
-      await rejectsNaming(readVortexVideo(noHash, { maxBytes: 3 }), 'video_path', 'cap')
+      await rejectsNaming(readVortexVideo(noHash, { maxBytes: 3, outputDir: dir }), 'video_path', 'cap')
       const gone = parseVortexOutput(
         enc(output({ video_data: undefined, video_path: join(dir, 'nope.mp4') })),
       )
-      await rejectsNaming(readVortexVideo(gone), 'video_path', 'missing file')
+      await rejectsNaming(readVortexVideo(gone, { outputDir: dir }), 'video_path', 'missing file')
       await rejectsNaming(
         readVortexVideo(parseVortexOutput(enc(output({ video_data: '', content_hash: undefined })))),
         'video_data',
@@ -207,7 +207,7 @@ describe('readVortexAudio', () => {
       await writeFile(wav, new Uint8Array([82, 73, 70, 70]))
       const file = { video_data: undefined, video_path: join(dir, 'video.mp4') }
       const audio = async (over: Record<string, unknown>) =>
-        [...(await readVortexAudio(parseVortexOutput(enc(output(over)))))] as number[]
+        [...(await readVortexAudio(parseVortexOutput(enc(output(over))), { outputDir: dir }))] as number[]
       // vortex-lane0's file mode: audio_path and audio_waveform name the same WAV file.
       assert.deepEqual(await audio({ ...file, audio_path: wav, audio_waveform: wav }), [82, 73, 70, 70])
       assert.deepEqual(await audio({ ...file, audio_waveform: wav }), [82, 73, 70, 70])
@@ -218,12 +218,17 @@ describe('readVortexAudio', () => {
       assert.deepEqual([...new Float32Array(new Uint8Array(samples).buffer)], [0.5, -1])
       assert.deepEqual(await audio({}), [])
       await rejectsNaming(
-        readVortexAudio(parseVortexOutput(enc(output({ ...file, audio_path: join(dir, 'nope.wav') })))),
+        readVortexAudio(parseVortexOutput(enc(output({ ...file, audio_path: join(dir, 'nope.wav') }))), {
+          outputDir: dir,
+        }),
         'audio_path',
         'missing audio file',
       )
       await rejectsNaming(
-        readVortexAudio(parseVortexOutput(enc(output({ ...file, audio_path: wav }))), { maxBytes: 3 }),
+        readVortexAudio(parseVortexOutput(enc(output({ ...file, audio_path: wav }))), {
+          maxBytes: 3,
+          outputDir: dir,
+        }),
         'audio_path',
         'audio over the cap',
       )

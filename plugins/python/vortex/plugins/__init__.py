@@ -1,0 +1,1 @@
+"""Plugins and their runner (`python3 -m vortex.plugins.runner`)."""
