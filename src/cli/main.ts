@@ -7,6 +7,7 @@ import { DecodeError, RecipeError, type RecipeFormat } from '../types/index.ts'
 import { devchainCommand } from './devchain.ts'
 import { devnetCommand } from './devnet.ts'
 import { UsageError } from './errors.ts'
+import { exportCommand } from './export.ts'
 import { EXIT, inspectRecipe, inspectVideoChunk, readInput } from './inspect.ts'
 import { nodeCommand, statusCommand } from './node.ts'
 import { recipeCommand } from './recipe.ts'
@@ -72,6 +73,7 @@ export function buildProgram(): Command {
   program.addCommand(statusCommand())
   program.addCommand(devnetCommand())
   program.addCommand(recipeCommand())
+  program.addCommand(exportCommand())
   // Commands added with addCommand do not inherit these; every command must throw, not exit.
   const override = (cmd: Command) => {
     for (const c of cmd.commands) {

@@ -82,6 +82,11 @@ export class ViewerFeed {
     })
   }
 
+  /** The chain's current slot (docs/protocol.md §6: viewers track a window of slots around it). */
+  setCurrentSlot(slot: bigint): void {
+    this.setInfo('slot', { type: 'slot', slot: slot.toString() })
+  }
+
   setRecipe(slot: bigint, recipeId: string, prompt: string): void {
     this.setInfo(`recipe:${slot}`, { type: 'recipe', slot: slot.toString(), recipeId, prompt })
   }
