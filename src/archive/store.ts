@@ -113,6 +113,12 @@ export class SlotArchive {
     return r === undefined ? null : summary(r)
   }
 
+  /** The stored slot whose content hash is `hex`, if any. */
+  slotOf(hex: string): bigint | null {
+    for (const [slot, r] of this.bySlot) if (r.contentHash === hex) return slot
+    return null
+  }
+
   /** Newest first: up to `limit` slots below `before` (all when null). */
   list(before: bigint | null, limit: number): ArchivedSlot[] {
     const slots = [...this.bySlot.keys()]

@@ -1,9 +1,9 @@
 // The node's HTTP surface (127.0.0.1 by default): /metrics (Prometheus), /health, /api/status, the
-// archive (/api/slots) and the viewer page with its WebSocket feed. Read-only: nothing here changes the node's state.
+// archive (/api/slots, /hls/…) and the viewer page with its WebSocket feed. Read-only: nothing here changes the node's state.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
-import { type SlotArchive, serveArchive } from '../archive/index.ts'
+import { type HlsService, type SlotArchive, serveArchive } from '../archive/index.ts'
 import type { ViewerAssets } from './viewer-bundle.ts'
 import { serveViewer, type ViewerFeed } from './viewer-feed.ts'
 
@@ -21,6 +21,8 @@ export interface HttpComponents {
   viewer?: { feed: ViewerFeed; assets: ViewerAssets }
   /** Certified slots this node verified and stored (GET /api/slots). */
   archive?: SlotArchive
+  /** The archive as HLS (/hls/live.m3u8, /hls/slots/<n>/index.m3u8). */
+  hls?: HlsService
 }
 
 export function toJson(value: unknown): string {
@@ -86,6 +88,7 @@ export class HttpApi {
       return
     }
     if (this.components.archive && (await serveArchive(req, res, this.components.archive))) return
+    if (this.components.hls && (await this.components.hls.serve(req, res))) return
     if (this.components.viewer && serveViewer(req, res, this.components.viewer.assets)) return
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
   }

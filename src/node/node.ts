@@ -6,7 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino, { type Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
-import { ArchiveRecorder, SlotArchive } from '../archive/index.ts'
+import { ArchiveRecorder, HlsService, SlotArchive } from '../archive/index.ts'
 import {
   type ChainClient,
   type ChainInfo,
@@ -334,6 +334,7 @@ export class NsnNode {
           health: () => node?.health() ?? { healthy: false, reasons: ['starting'] },
           viewer: { feed, assets },
           archive,
+          hls: new HlsService({ archive, logger: nodeLog }),
         },
         { host: config.http.host, port: config.http.port },
       )
