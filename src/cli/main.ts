@@ -11,6 +11,7 @@ import { devchainCommand } from './devchain.ts'
 import { devnetCommand } from './devnet.ts'
 import { doctorCommand } from './doctor.ts'
 import { UsageError } from './errors.ts'
+import { exportCommand } from './export.ts'
 import { EXIT, inspectRecipe, inspectVideoChunk, readInput, renderReport } from './inspect.ts'
 import { nodeCommand, statusCommand } from './node.ts'
 import { recipeCommand } from './recipe.ts'
@@ -98,6 +99,7 @@ export function buildProgram(): Command {
   program.addCommand(recipeCommand())
   program.addCommand(registerCommand())
   program.addCommand(doctorCommand())
+  program.addCommand(exportCommand())
   // Commands added with addCommand do not inherit these; every command must throw, not exit.
   const override = (cmd: Command) => {
     for (const c of cmd.commands) {

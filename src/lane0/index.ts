@@ -1,7 +1,6 @@
 // Public surface of src/lane0: the director service and its parts (recipe intake, generation, BFT,
-// publication, viewer-side assembly, slot pipeline, journal, submitter, metrics).
+// publication, slot pipeline, journal, submitter, metrics).
 export * from './agreement.ts'
-export * from './assembler.ts'
 export * from './bft.ts'
 export * from './constants.ts'
 export * from './director.ts'

@@ -116,6 +116,10 @@ export const CONFIG_DEFAULTS = {
     /** Standard deviation of the noise the plugin adds to its embedding (0: none). */
     embeddingNoise: 0,
   },
+  archive: {
+    /** Video bytes of certified slots kept under `<dataDir>/archive`, oldest evicted first; 0 keeps none. */
+    maxBytes: 1_073_741_824,
+  },
   lane0: { ...LANE0_DEFAULTS, recipeAuthors: [] as readonly string[], epochDirectorsAreAuthors: true },
   recipes: { ...DEFAULT_RECIPE_BOUNDS },
 } as const
@@ -319,6 +323,7 @@ function bound(key: string, v: number, min: number, max: number): void {
 /** Cross-field and range checks; each component's own validator is reused where it has one. */
 export function validateConfig(c: NodeConfig): void {
   bound('http.port', c.http.port, 0, 65535)
+  bound('archive.maxBytes', c.archive.maxBytes, 0, Number.MAX_SAFE_INTEGER)
   bound('p2p.meshDlo', c.p2p.meshDlo, 1, c.p2p.meshD)
   bound('p2p.meshDhi', c.p2p.meshDhi, c.p2p.meshD, 100)
   bound('p2p.heartbeatMs', c.p2p.heartbeatMs, 50, 60_000)

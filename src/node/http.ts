@@ -1,8 +1,9 @@
-// The node's HTTP surface (127.0.0.1 by default): /metrics (Prometheus), /health, /api/status and
-// the viewer page with its WebSocket feed. Read-only: nothing here changes the node's state.
+// The node's HTTP surface (127.0.0.1 by default): /metrics (Prometheus), /health, /api/status, the
+// archive (/api/slots, /hls/…) and the viewer page with its WebSocket feed. Read-only: nothing here changes the node's state.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import { type HlsService, type SlotArchive, serveArchive } from '../archive/index.ts'
 import type { ViewerAssets } from './viewer-bundle.ts'
 import { serveViewer, type ViewerFeed } from './viewer-feed.ts'
 
@@ -18,6 +19,10 @@ export interface HttpComponents {
   /** Healthy when every part the node runs is up; the reasons are shown when it is not. */
   health: () => { healthy: boolean; reasons: string[]; checks?: Record<string, unknown> }
   viewer?: { feed: ViewerFeed; assets: ViewerAssets }
+  /** Certified slots this node verified and stored (GET /api/slots). */
+  archive?: SlotArchive
+  /** The archive as HLS (/hls/live.m3u8, /hls/slots/<n>/index.m3u8). */
+  hls?: HlsService
 }
 
 export function toJson(value: unknown): string {
@@ -82,6 +87,8 @@ export class HttpApi {
       res.writeHead(200, { 'content-type': 'application/json' }).end(toJson(this.components.status()))
       return
     }
+    if (this.components.archive && (await serveArchive(req, res, this.components.archive))) return
+    if (this.components.hls && (await this.components.hls.serve(req, res))) return
     if (this.components.viewer && serveViewer(req, res, this.components.viewer.assets)) return
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n')
   }

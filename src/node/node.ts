@@ -5,6 +5,7 @@ import { mkdir } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics, Registry } from 'prom-client'
+import { ArchiveRecorder, HlsService, SlotArchive } from '../archive/index.ts'
 import {
   type ChainClient,
   type ChainInfo,
@@ -356,6 +357,10 @@ export class NsnNode {
         if (ev.type === 'OnDeckElection' || ev.type === 'EpochStarted')
           feed.setElected(ev.epoch, ev.directors)
       })
+      if (tracker.currentSlot !== null) feed.setCurrentSlot(tracker.currentSlot)
+      tracker.events.on('epoch', (ev) => {
+        if (ev.type === 'SlotStarted') feed.setCurrentSlot(ev.slot)
+      })
       feed.start()
       stops.push(() => feed.stop())
 
@@ -375,6 +380,28 @@ export class NsnNode {
       healthMonitor.start()
       stops.push(() => healthMonitor.stop())
 
+      // Every certified slot this node verifies as a viewer is archived (docs/protocol.md §12).
+      const archive = await step('HTTP', 'archive', () =>
+        SlotArchive.open(
+          { logger: nodeLog },
+          { dir: join(dataDir, 'archive'), maxBytes: config.archive.maxBytes },
+        ),
+      )
+      const recorder = new ArchiveRecorder(
+        { gossip: p2p, archive, electedFor: (e) => tracker.directors(e) ?? null, logger: nodeLog },
+        {
+          networkId: chainInfo.genesisHash,
+          quorum: chainInfo.quorum,
+          slotsPerEpoch: chainInfo.slotsPerEpoch,
+        },
+      )
+      if (tracker.currentSlot !== null) recorder.setCurrentSlot(tracker.currentSlot)
+      tracker.events.on('epoch', (ev) => {
+        if (ev.type === 'SlotStarted') recorder.setCurrentSlot(ev.slot)
+      })
+      recorder.start()
+      stops.push(() => recorder.stop())
+
       const assets = await step('HTTP', 'viewer bundle', () => buildViewerAssets())
       let node: NsnNode | null = null
       const http = new HttpApi(
@@ -383,6 +410,8 @@ export class NsnNode {
           status: () => node?.status() ?? { starting: true },
           health: () => node?.health() ?? { healthy: false, reasons: ['starting'] },
           viewer: { feed, assets },
+          archive,
+          hls: new HlsService({ archive, logger: nodeLog }),
         },
         { host: config.http.host, port: config.http.port },
       )

@@ -1,6 +1,10 @@
 // Serves the browser viewer: the page and its bundle over HTTP, and a WebSocket feed of the gossip
 // messages a viewer needs (video chunks, BFT signals, recipe prompts, elected sets). The node
 // forwards what its validators accepted; the browser verifies everything again before playing.
+// Fan-out to many viewers: frames are shared (never copied per client), each client's socket is fed
+// only while its buffer is below a low-water mark, frames waiting for a client are bounded in bytes
+// (a client that falls further behind is dropped, the others are unaffected), and connections are
+// capped before the WebSocket handshake.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { type WebSocket, WebSocketServer } from 'ws'
@@ -21,10 +25,37 @@ export interface ViewerFeedInit {
   slotsPerEpoch: number
   /** PeerId of this node, shown on the page. */
   nodeId: string
-  /** Bytes of recent frames replayed to a newly connected browser. @default 64 MiB */
+  /** Bytes of recent frames replayed to a newly connected browser. @default 16 MiB */
   historyBytes?: number
-  /** A browser that has this much unsent data gets no more chunks until it catches up. @default 32 MiB */
-  maxBufferedBytes?: number
+  /** Live frames one client may have waiting; a client further behind is dropped. @default 8 MiB */
+  maxQueueBytes?: number
+  /** Connected viewers; more are refused with 503 before the handshake. @default 1024 */
+  maxClients?: number
+}
+
+/** Frames are handed to a client's socket only while it holds less than this (backpressure). */
+const SOCKET_LOW_WATER_BYTES = 256 * 1024
+
+interface Client {
+  ws: WebSocket
+  /** Frames replayed at connection (hello, infos, history): shared, not counted against the queue. */
+  replay: Uint8Array[]
+  replayAt: number
+  /** Live frames since connection, waiting for the socket. */
+  queue: Uint8Array[]
+  queueAt: number
+  queuedBytes: number
+}
+
+export interface ViewerFeedStats {
+  clients: number
+  /** Clients dropped for falling more than maxQueueBytes behind. */
+  dropped: number
+  /** Connections refused at the cap. */
+  refused: number
+  /** Live bytes waiting in client queues, and bytes in their sockets' buffers. */
+  queuedBytes: number
+  socketBytes: number
 }
 
 export class ViewerFeed {
@@ -34,14 +65,19 @@ export class ViewerFeed {
   private readonly infos = new Map<string, Uint8Array>()
   private readonly unsubscribe: (() => void)[] = []
   private readonly historyBytes: number
-  private readonly maxBufferedBytes: number
+  private readonly maxQueueBytes: number
+  private readonly maxClients: number
+  private readonly clients = new Set<Client>()
+  private dropped = 0
+  private refused = 0
 
   constructor(
     private readonly components: { gossip: Gossip; logger?: Logger },
     private readonly init: ViewerFeedInit,
   ) {
-    this.historyBytes = init.historyBytes ?? 64 * 1024 * 1024
-    this.maxBufferedBytes = init.maxBufferedBytes ?? 32 * 1024 * 1024
+    this.historyBytes = init.historyBytes ?? 16 * 1024 * 1024
+    this.maxQueueBytes = init.maxQueueBytes ?? 8 * 1024 * 1024
+    this.maxClients = init.maxClients ?? 1024
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 1024 })
     this.wss.on('connection', (ws) => this.onConnection(ws))
   }
@@ -69,6 +105,11 @@ export class ViewerFeed {
         socket.destroy()
         return
       }
+      if (this.wss.clients.size >= this.maxClients) {
+        this.refused++
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        return
+      }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req))
     })
   }
@@ -82,8 +123,29 @@ export class ViewerFeed {
     })
   }
 
+  /** The chain's current slot (docs/protocol.md §6: viewers track a window of slots around it). */
+  setCurrentSlot(slot: bigint): void {
+    this.setInfo('slot', { type: 'slot', slot: slot.toString() })
+  }
+
   setRecipe(slot: bigint, recipeId: string, prompt: string): void {
     this.setInfo(`recipe:${slot}`, { type: 'recipe', slot: slot.toString(), recipeId, prompt })
+  }
+
+  stats(): ViewerFeedStats {
+    let queuedBytes = 0
+    let socketBytes = 0
+    for (const c of this.clients) {
+      queuedBytes += c.queuedBytes
+      socketBytes += c.ws.bufferedAmount
+    }
+    return {
+      clients: this.clients.size,
+      dropped: this.dropped,
+      refused: this.refused,
+      queuedBytes,
+      socketBytes,
+    }
   }
 
   async stop(): Promise<void> {
@@ -110,10 +172,62 @@ export class ViewerFeed {
   }
 
   private onConnection(ws: WebSocket): void {
-    ws.send(this.hello())
-    for (const frame of this.infos.values()) ws.send(frame)
-    for (const frame of this.history) ws.send(frame)
+    const c: Client = {
+      ws,
+      replay: [this.hello(), ...this.infos.values(), ...this.history],
+      replayAt: 0,
+      queue: [],
+      queueAt: 0,
+      queuedBytes: 0,
+    }
+    this.clients.add(c)
+    ws.on('close', () => this.clients.delete(c))
     ws.on('error', () => ws.terminate())
+    this.pump(c)
+  }
+
+  /** Hand frames to the client's socket while its buffer is below the low-water mark. */
+  private pump(c: Client): void {
+    const ws = c.ws
+    while (ws.readyState === ws.OPEN && ws.bufferedAmount < SOCKET_LOW_WATER_BYTES) {
+      let frame: Uint8Array | undefined
+      if (c.replayAt < c.replay.length) {
+        frame = c.replay[c.replayAt++]
+        if (c.replayAt === c.replay.length) {
+          c.replay = []
+          c.replayAt = 0
+        }
+      } else if (c.queueAt < c.queue.length) {
+        frame = c.queue[c.queueAt++]!
+        c.queuedBytes -= frame.length
+        if (c.queueAt === c.queue.length) {
+          c.queue = []
+          c.queueAt = 0
+        }
+      }
+      if (frame === undefined) return
+      // The callback runs once the frame left for the kernel: feed the socket again from there.
+      ws.send(frame, (err) => {
+        if (err === undefined || err === null) this.pump(c)
+      })
+    }
+  }
+
+  private enqueue(c: Client, frame: Uint8Array): void {
+    c.queue.push(frame)
+    c.queuedBytes += frame.length
+    if (c.queuedBytes > this.maxQueueBytes) {
+      // Too far behind: drop it rather than hold frames for it (and never slow the others down).
+      this.dropped++
+      this.clients.delete(c)
+      c.queue = []
+      c.replay = []
+      c.queuedBytes = 0
+      c.ws.terminate()
+      this.components.logger?.debug({ dropped: this.dropped }, 'slow viewer dropped')
+      return
+    }
+    this.pump(c)
   }
 
   private broadcast(frame: Uint8Array, keep: boolean): void {
@@ -124,12 +238,7 @@ export class ViewerFeed {
         this.historySize -= this.history.shift()!.length
       }
     }
-    for (const ws of this.wss.clients) {
-      if (ws.readyState !== ws.OPEN) continue
-      // A slow browser skips chunks rather than growing this process's memory without bound.
-      if (ws.bufferedAmount > this.maxBufferedBytes && frame[0] === FEED_TAG.chunk) continue
-      ws.send(frame)
-    }
+    for (const c of this.clients) if (c.ws.readyState === c.ws.OPEN) this.enqueue(c, frame)
   }
 }
 

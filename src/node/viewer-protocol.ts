@@ -26,6 +26,8 @@ export type FeedInfo =
   /** Elected directors of an epoch: hex protobuf public keys. */
   | { type: 'epoch'; epoch: string; directors: string[] }
   | { type: 'recipe'; slot: string; recipeId: string; prompt: string }
+  /** The chain's current slot: the page tracks only a window of slots around it. */
+  | { type: 'slot'; slot: string }
 
 export function encodeFeedFrame(tag: number, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(payload.length + 1)

@@ -10,15 +10,16 @@ import { join } from 'node:path'
 import pino from 'pino'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
 import { type ChainEvent, type ChainInfo, DevChainClient } from '../../src/chain/index.ts'
-import { blake3, CertificateError, initBlake3, NodeKey, verifyCertificate } from '../../src/crypto/index.ts'
-import {
-  CertifiedSlotAssembler,
-  type CompletedSlot,
-  entryFromJson,
-  type JournalEntry,
-} from '../../src/lane0/index.ts'
+import { blake3, CertificateError, initBlake3, NodeKey } from '../../src/crypto/index.ts'
+import { entryFromJson, type JournalEntry } from '../../src/lane0/index.ts'
 import { Devnet, type DevnetOptions } from '../../src/node/devnet.ts'
-import { P2PNode, verifyVideoChunk } from '../../src/p2p/index.ts'
+import { P2PNode } from '../../src/p2p/index.ts'
+import {
+  CertifiedSlots,
+  type ChunkOutcome,
+  type CompletedSlot,
+  checkCertificate,
+} from '../../src/trust/index.ts'
 import {
   bytesToHex,
   type Certificate,
@@ -462,7 +463,7 @@ export interface SlotObserverInit {
 /**
  * A libp2p node in the test process that joins every topic and trusts only what a viewer may: a
  * certificate is used only once it verifies against the chain's elected set (members, commit
- * signatures), and video goes through the CertifiedSlotAssembler (member signer, content_id equal to
+ * signatures), and video goes through the viewer's CertifiedSlots (member signer, content_id equal to
  * the member's content hash, BLAKE3 of the reassembled video). It records what it saw, with times.
  */
 export class SlotObserver {
@@ -472,9 +473,8 @@ export class SlotObserver {
   readonly rejectedCertificates: { slot: bigint; code: string; atMs: number }[] = []
   /** Chunks the assembler refused, with why. */
   readonly rejectedChunks: { slot: bigint; signer: string; contentId: string; code: string }[] = []
-  readonly assembler: CertifiedSlotAssembler
+  readonly assembler: CertifiedSlots
   readonly p2p: P2PNode
-  private readonly buffered = new Map<bigint, VideoChunk[]>()
 
   /** Build with a fresh key unless `init.key` is given; call start() next. */
   static async create(init: SlotObserverInit): Promise<SlotObserver> {
@@ -485,20 +485,7 @@ export class SlotObserver {
     private readonly init: SlotObserverInit,
     key: NodeKey,
   ) {
-    this.assembler = new CertifiedSlotAssembler(
-      {
-        blake3,
-        verifyChunk: (c) => {
-          try {
-            verifyVideoChunk(c)
-            return true
-          } catch {
-            return false
-          }
-        },
-      },
-      { maxSlots: 8 },
-    )
+    this.assembler = new CertifiedSlots({ slotsPerEpoch: init.slotsPerEpoch }, { maxSlots: 8 })
     const electedForSlot = (slot: bigint) => init.elected(slot / BigInt(init.slotsPerEpoch))
     this.p2p = new P2PNode(
       {
@@ -586,16 +573,8 @@ export class SlotObserver {
     const elected = this.init.elected(cert.epoch)
     let canonicalHash: Uint8Array
     try {
-      if (elected === null)
-        throw new CertificateError('UNELECTED_MEMBER', `epoch ${cert.epoch}: elected set unknown`)
       // A viewer's trust anchor is the chain's elected set, never the sender.
-      if (cert.slot / BigInt(this.init.slotsPerEpoch) !== cert.epoch)
-        throw new CertificateError('UNELECTED_MEMBER', `slot ${cert.slot} is not in epoch ${cert.epoch}`)
-      canonicalHash = verifyCertificate(cert, {
-        networkId: this.init.networkId,
-        elected,
-        quorum: this.init.quorum,
-      })
+      canonicalHash = checkCertificate(cert, this.init, elected)
     } catch (err) {
       if (!(err instanceof CertificateError)) throw err
       this.rejectedCertificates.push({ slot: cert.slot, code: err.code, atMs })
@@ -604,10 +583,7 @@ export class SlotObserver {
     s.validCertificates.add(bytesToHex(canonicalHash))
     if (s.certificate !== null) return
     s.certificate = { certificate: cert, canonicalHash, atMs }
-    const waiting = this.buffered.get(cert.slot) ?? []
-    this.buffered.delete(cert.slot)
-    const results = this.assembler.addCertificate(cert)
-    for (const [i, r] of results.entries()) this.after(waiting[i], r, atMs)
+    for (const { chunk, outcome } of this.assembler.addCertificate(cert)) this.after(chunk, outcome, atMs)
   }
 
   private onChunk(chunk: VideoChunk): void {
@@ -629,33 +605,19 @@ export class SlotObserver {
     }
     src.indexes.add(h.chunk_index)
     src.lastAtMs = atMs
-    const r = this.assembler.addChunk(chunk)
-    if (r.status === 'buffered') {
-      const list = this.buffered.get(h.slot) ?? []
-      list.push(chunk)
-      this.buffered.set(h.slot, list)
-    }
-    this.after(chunk, r, atMs)
+    this.after(chunk, this.assembler.addChunk(chunk), atMs)
   }
 
-  private after(
-    chunk: VideoChunk | undefined,
-    r: ReturnType<CertifiedSlotAssembler['addChunk']>,
-    atMs: number,
-  ): void {
-    if (chunk === undefined) return
+  private after(chunk: VideoChunk, r: ChunkOutcome, atMs: number): void {
     const slot = chunk.header.slot
-    if (r.status === 'rejected') {
+    if (r.status === 'refused') {
       this.rejectedChunks.push({
         slot,
         signer: bytesToHex(chunk.signer),
         contentId: chunk.header.content_id,
         code: r.code,
       })
-    } else if (r.status === 'complete') {
-      const done = this.assembler.completed(slot)
-      if (done !== null) this.slot(slot).complete = { ...done, atMs }
-    }
+    } else if (r.status === 'complete') this.slot(slot).complete = { ...r.completed, atMs }
   }
 
   /** Wait until `slot`'s certified video is reassembled here. */

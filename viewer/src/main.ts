@@ -1,10 +1,18 @@
 // The NSN viewer page: reads gossip messages from its node over a WebSocket, verifies every chunk's
 // signature and hash and every certificate in the browser (the same code the node runs), and
 // plays only certified content through Media Source Extensions, slot after slot (PROTOCOL.md §6).
-import { embeddingHash, initBlake3, verifyCertificate } from '../../src/crypto/index.ts'
+import { embeddingHash, initBlake3 } from '../../src/crypto/index.ts'
 import { FEED_TAG, type FeedInfo, VIEWER_WS_PATH } from '../../src/node/viewer-protocol.ts'
 // video.ts directly, not p2p/index.ts: the index also exports the libp2p node, which is not for browsers.
 import { decodeAndVerifyVideoChunk, VideoChunkError } from '../../src/p2p/video.ts'
+import {
+  CertifiedSlots,
+  type ChunkOutcome,
+  type CompletedSlot,
+  checkCertificate,
+  REFUSAL_TEXT,
+  type RefusalCode,
+} from '../../src/trust/index.ts'
 import {
   bytesToHex,
   type Certificate,
@@ -15,11 +23,15 @@ import {
   type VideoChunk,
 } from '../../src/types/index.ts'
 import { cosineMean, sniffMime } from './media.ts'
-import { ContentAssembly, certifiedMember, REFUSAL_TEXT, type RefusalCode } from './slot-content.ts'
 
-/** Bounds on what an unverified peer can make the page hold (PROTOCOL.md §6: bounded buffer). */
+/**
+ * Bounds on what an unverified peer can make the page hold (docs/protocol.md §6: bounded buffer).
+ * Rows are created only for slots inside the trust window around the chain's current slot; the
+ * pending chunks are bounded per signer in items and bytes by CertifiedSlots.
+ */
 const MAX_SLOTS_TRACKED = 16
-const MAX_PENDING_CHUNKS_PER_SLOT = 256
+/** Slots followed behind the current one: the previous minute and a half of 12 s slots. */
+const TRUST_WINDOW = { slotsBehind: 8, slotsAhead: 2 }
 const MAX_WAITING_CERTIFICATES = 16
 const MAX_REFUSALS_PER_SLOT = 32
 /** Played media older than this (seconds behind the playhead) is dropped from the SourceBuffer. */
@@ -40,16 +52,10 @@ interface SlotView {
   prompt: string
   certificate: Certificate | null
   certError: string | null
-  /** Chunks whose signature and hash verified, waiting for the certificate. */
-  pending: VideoChunk[]
-  /** signer hex + content id → that member's certified video being reassembled. */
-  contents: Map<string, ContentAssembly>
   proposals: Proposal[]
   similarity: number | null
-  /** A certified content was reassembled but did not hash to its content_hash. */
-  contentFailed: boolean
-  /** The assembly whose bytes were handed to MSE (kept to tell duplicates from conflicts). */
-  played: ContentAssembly | null
+  /** The verified video handed to MSE: how many chunks it had (the bytes live in MSE only). */
+  played: { total: number } | null
   /** BLAKE3 of exactly the bytes handed to MSE. */
   playedHash: string | null
   /** Hex key of the member whose chunks were played. */
@@ -67,6 +73,8 @@ const state = {
   slotsPerEpoch: 1,
   elected: new Map<bigint, Uint8Array[]>(),
   slots: new Map<bigint, SlotView>(),
+  /** The viewer rules of docs/protocol.md §6: certified membership, reassembly, BLAKE3, bounds. */
+  trust: new CertifiedSlots({ slotsPerEpoch: 1 }, TRUST_WINDOW),
   /** Certificates whose epoch's elected set is not known yet: verified when it arrives. */
   waitingCerts: [] as Certificate[],
   lastPlayedSlot: -1n,
@@ -80,10 +88,6 @@ const video = $<HTMLVideoElement>('video')
 const tbody = $<HTMLTableSectionElement>('slots')
 const connection = $<HTMLSpanElement>('connection')
 const playback = $<HTMLSpanElement>('playback')
-
-let hashVideo: (b: Uint8Array) => Uint8Array = () => {
-  throw new Error('BLAKE3 not ready')
-}
 
 // ---------------------------------------------------------------------------------------------
 // Playback: one MediaSource, one SourceBuffer in 'sequence' mode so each slot's video follows the
@@ -162,6 +166,7 @@ function slotView(slot: bigint): SlotView | null {
   let v = state.slots.get(slot)
   if (v !== undefined) return v
   if (slot <= state.lastPlayedSlot) return null // never reopen a slot that already played
+  if (!state.trust.inWindow(slot)) return null // attacker-chosen slot numbers create no rows
   if (state.slots.size >= MAX_SLOTS_TRACKED) {
     const oldest = [...state.slots.keys()].sort((a, b) => (a < b ? -1 : 1))[0]!
     if (slot < oldest) return null
@@ -177,11 +182,8 @@ function slotView(slot: bigint): SlotView | null {
     prompt: '',
     certificate: null,
     certError: null,
-    pending: [],
-    contents: new Map(),
     proposals: [],
     similarity: null,
-    contentFailed: false,
     played: null,
     playedHash: null,
     playedSigner: null,
@@ -199,7 +201,7 @@ const short = (key: Uint8Array) => bytesToHex(key.subarray(4, 10))
 function statusOf(v: SlotView): SlotStatus {
   if (v.certificate === null) return v.certError === null ? 'waiting' : 'rejected'
   if (v.played !== null || v.notPlayed !== null) return 'verified'
-  return v.contentFailed ? 'failed' : 'certified'
+  return state.trust.progress(v.slot)?.failed ? 'failed' : 'certified'
 }
 
 function render(v: SlotView): void {
@@ -214,13 +216,8 @@ function render(v: SlotView): void {
       ? `invalid: ${v.certError}`
       : 'pending'
   const sim = v.similarity === null ? '–' : v.similarity.toFixed(4)
-  const best = [...v.contents.values()].sort((a, b) => b.received - a.received)[0]
-  const progress =
-    v.played !== null
-      ? `${v.played.total}/${v.played.total}`
-      : best !== undefined
-        ? `${best.received}/${best.total}`
-        : `${v.pending.length} buffered`
+  const p = state.trust.progress(v.slot)
+  const progress = p === null ? '–' : p.total > 0 ? `${p.received}/${p.total}` : `${p.pending} buffered`
   const statusText =
     status === 'verified' && v.played !== null
       ? 'verified, played'
@@ -295,7 +292,7 @@ function onCertificate(cert: Certificate): void {
     return
   }
   try {
-    verifyCertificate(cert, { networkId: state.networkId, elected, quorum: state.quorum })
+    checkCertificate(cert, state, elected)
   } catch (err) {
     // An invalid certificate does not block a valid one that may still come.
     v.certError = (err as Error & { code?: string }).code ?? (err as Error).message
@@ -305,9 +302,7 @@ function onCertificate(cert: Certificate): void {
   v.certificate = cert
   v.certError = null
   updateSimilarity(v)
-  const pending = v.pending
-  v.pending = []
-  for (const c of pending) acceptCertified(v, c)
+  for (const { chunk, outcome } of state.trust.addCertificate(cert)) after(v, chunk, outcome)
   render(v)
 }
 
@@ -325,55 +320,27 @@ function updateSimilarity(v: SlotView): void {
   v.similarity = cosineMean(embeddings)
 }
 
-/** A chunk whose signature and hash verified: play it only if the certificate vouches for it. */
-function acceptCertified(v: SlotView, chunk: VideoChunk): void {
-  const check = certifiedMember(v.certificate!, chunk)
-  if ('refusal' in check) {
-    refuse(v, check.refusal, chunk)
-    return
-  }
-  const key = `${bytesToHex(chunk.signer)}:${chunk.header.content_id}`
-  if (v.played !== null) {
-    // Already played. Another member's own certified content is simply not needed; a chunk of the
-    // played content is checked against what played (add() on a complete assembly never replaces).
-    if (chunk.header.content_id !== bytesToHex(v.played.contentHash)) return
-    const result = v.played.add(chunk)
-    if (result === 'CONFLICT' || result === 'TOTAL_MISMATCH') refuse(v, result, chunk)
-    return
-  }
-  let assembly = v.contents.get(key)
-  if (assembly === undefined) {
-    assembly = new ContentAssembly(check.member.content_hash, chunk.header.total_chunks)
-    v.contents.set(key, assembly)
-  }
-  const result = assembly.add(chunk)
-  if (result === 'CONFLICT' || result === 'TOTAL_MISMATCH') refuse(v, result, chunk)
-  if (result === 'added' && assembly.complete) finish(v, assembly, key)
+/** What the trust rules said about a chunk: a refusal is shown on its slot, a complete slot plays. */
+function after(v: SlotView, chunk: VideoChunk, outcome: ChunkOutcome): void {
+  if (outcome.status === 'refused') {
+    refuse(v, outcome.code, chunk)
+    if (outcome.code === 'CONTENT_HASH')
+      note(v, 'reassembled video does not match the certified content hash: not played')
+  } else if (outcome.status === 'complete') finish(v, outcome.completed)
 }
 
-function finish(v: SlotView, assembly: ContentAssembly, key: string): void {
-  const bytes = assembly.bytes()
-  const hash = hashVideo(bytes)
-  // BLAKE3(video) = content_hash before the slot counts as complete (PROTOCOL.md §6).
-  if (!equalBytes(hash, assembly.contentHash)) {
-    v.contentFailed = true
-    v.contents.delete(key)
-    v.refusals.push({ code: 'CONTENT_HASH', signer: key.slice(8, 20), contentId: null, index: null })
-    note(v, 'reassembled video does not match the certified content hash: not played')
-    return
-  }
+function finish(v: SlotView, done: CompletedSlot): void {
   if (v.slot < state.lastPlayedSlot) {
     v.notPlayed = 'arrived after a later slot'
     return
   }
-  v.played = assembly
-  v.playedHash = bytesToHex(hash)
-  v.playedSigner = key.slice(0, key.indexOf(':'))
+  v.played = { total: done.chunks.length }
+  v.playedHash = bytesToHex(done.contentHash)
+  v.playedSigner = bytesToHex(done.signer)
   state.lastPlayedSlot = v.slot
-  v.pending = []
-  appended.push({ slot: v.slot.toString(), hash: v.playedHash, bytes: bytes.length })
+  appended.push({ slot: v.slot.toString(), hash: v.playedHash, bytes: done.video.length })
   if (appended.length > 64) appended.shift()
-  play(bytes)
+  play(done.video)
 }
 
 function onChunk(bytes: Uint8Array): void {
@@ -404,10 +371,7 @@ function onChunk(bytes: Uint8Array): void {
   }
   const v = slotView(slot)
   if (v === null) return
-  if (v.certificate === null) {
-    if (v.pending.length < MAX_PENDING_CHUNKS_PER_SLOT) v.pending.push(chunk)
-    else refuse(v, 'BUFFER_FULL', chunk)
-  } else acceptCertified(v, chunk)
+  after(v, chunk, state.trust.addChunk(chunk))
   render(v)
 }
 
@@ -443,11 +407,21 @@ function onInfo(info: FeedInfo): void {
   if (info.type === 'hello') {
     state.networkId = hexToBytes(info.networkId)
     state.quorum = info.quorum
+    // A reconnect says hello again: keep what was verified unless the epoch length changed.
+    if (info.slotsPerEpoch !== state.slotsPerEpoch)
+      state.trust = new CertifiedSlots({ slotsPerEpoch: info.slotsPerEpoch }, TRUST_WINDOW)
     state.slotsPerEpoch = info.slotsPerEpoch
     $('node').textContent = info.node
+  } else if (info.type === 'slot') {
+    state.trust.setCurrentSlot(BigInt(info.slot))
   } else if (info.type === 'epoch') {
     const epoch = BigInt(info.epoch)
-    state.elected.set(epoch, info.directors.map(hexToBytes))
+    const directors = info.directors.map(hexToBytes)
+    state.elected.set(epoch, directors)
+    state.trust.setElected(epoch, directors)
+    // The page remembers the elected sets of a few epochs only, like the trust rules.
+    while (state.elected.size > 4)
+      state.elected.delete([...state.elected.keys()].sort((a, b) => (a < b ? -1 : 1))[0]!)
     const waiting = state.waitingCerts.filter((c) => c.slot / BigInt(state.slotsPerEpoch) === epoch)
     state.waitingCerts = state.waitingCerts.filter((c) => !waiting.includes(c))
     for (const c of waiting) onCertificate(c)
@@ -521,6 +495,5 @@ function connect(): void {
   }),
 }
 
-const impl = await initBlake3()
-hashVideo = impl.hash
+await initBlake3()
 connect()

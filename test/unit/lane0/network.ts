@@ -1,8 +1,7 @@
 // A whole Lane 0 network in one process for director tests: n DirectorServices over one fake gossip
 // hub, one fake chain, one manual clock, fake sidecars, and a viewer that assembles certified slots.
-import { blake3, signRecipe } from '../../../src/crypto/index.ts'
+import { signRecipe } from '../../../src/crypto/index.ts'
 import {
-  CertifiedSlotAssembler,
   DirectorService,
   describeState,
   type Lane0Config,
@@ -10,8 +9,8 @@ import {
   type Logger,
   type SlotStageEvent,
 } from '../../../src/lane0/index.ts'
-import { verifyVideoChunk } from '../../../src/p2p/index.ts'
 import { ManualClock } from '../../../src/scheduler/index.ts'
+import { CertifiedSlots } from '../../../src/trust/index.ts'
 import { decodeBftSignal, decodeVideoChunk, encodeRecipe, type Recipe } from '../../../src/types/index.ts'
 import { sampleRecipe, testKeys, unitEmbedding } from '../../fixtures/index.ts'
 import {
@@ -94,17 +93,7 @@ export async function makeNetwork(
 
   // The viewer: takes certificates from the bft topic and chunks from the video topic.
   const viewerGossip = hub.join('viewer')
-  const viewer = new CertifiedSlotAssembler({
-    blake3,
-    verifyChunk: (c) => {
-      try {
-        verifyVideoChunk(c)
-        return true
-      } catch {
-        return false
-      }
-    },
-  })
+  const viewer = new CertifiedSlots({ slotsPerEpoch: 1 })
   viewerGossip.subscribe('bft', (m) => {
     const s = decodeBftSignal(m.data)
     if (s.kind === 'Certificate') viewer.addCertificate(s.value)

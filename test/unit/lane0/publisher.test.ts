@@ -1,10 +1,10 @@
 // Publication (PROTOCOL.md §6): the canonical member publishes signed chunks with content_id =
-// hex(content_hash); fallbacks in rank order after publish_grace_ms; the relay policy's bounds; the
-// viewer-side assembler that plays only certified content.
+// hex(content_hash); fallbacks in rank order after publish_grace_ms; the relay policy's bounds. The
+// viewer side is tested in test/unit/trust.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { blake3, type NodeKey, rankMembers } from '../../../src/crypto/index.ts'
-import { CertifiedSlotAssembler, ChunkPublisher, PublishError } from '../../../src/lane0/index.ts'
+import { ChunkPublisher, PublishError } from '../../../src/lane0/index.ts'
 import { buildVideoChunks, verifyVideoChunk } from '../../../src/p2p/index.ts'
 import { ManualClock } from '../../../src/scheduler/index.ts'
 import {
@@ -14,7 +14,7 @@ import {
   encodeVideoChunk,
   type VideoChunk,
 } from '../../../src/types/index.ts'
-import { buildCertificate, testKeys } from '../../fixtures/index.ts'
+import { testKeys } from '../../fixtures/index.ts'
 import { expectRejectedWithCode } from '../../helpers.ts'
 import { FakeGossipHub, fakeVideo } from './fakes.ts'
 
@@ -225,86 +225,5 @@ describe('ChunkPublisher over a VideoGossip', () => {
     assert.equal(calls, 1)
     assert.deepEqual([report.total, report.published, report.failed, report.bytes], [4, 3, 1, 2500])
     assert.equal(got.length, 3)
-  })
-})
-
-describe('CertifiedSlotAssembler', async () => {
-  const keys = await testKeys(6)
-  const deps = {
-    blake3,
-    verifyChunk: (c: VideoChunk) => {
-      try {
-        verifyVideoChunk(c)
-        return true
-      } catch {
-        return false
-      }
-    },
-  }
-  const videos = keys.map((_, i) => fakeVideo(2500 + i * 10, i + 7))
-  const { certificate } = buildCertificate({
-    epoch: 1n,
-    slot: SLOT,
-    memberKeys: keys.slice(0, 3),
-    committers: keys.slice(0, 3),
-  })
-  // Replace the fixture's content hashes with the real ones of our videos (members stay in rank order).
-  for (const m of certificate.members) {
-    const i = keys.findIndex((k) => bytesToHex(k.publicKeyProto) === bytesToHex(m.signer))
-    m.content_hash = blake3(videos[i]!)
-  }
-  const chunksOf = (i: number, video = videos[i]!, contentHash = blake3(videos[i]!)) =>
-    buildVideoChunks(bytesToHex(contentHash), SLOT, video, keys[i]!, { chunkSize: 1000 })
-
-  it('buffers chunks until the certificate, then completes with the verified video', () => {
-    const a = new CertifiedSlotAssembler(deps)
-    const done: bigint[] = []
-    a.events.on('complete', (c) => done.push(c.slot))
-    const chunks = chunksOf(1)
-    assert.deepEqual(a.addChunk(chunks[2]!), { status: 'buffered' })
-    assert.deepEqual(a.addChunk(chunks[0]!), { status: 'buffered' })
-    const placed = a.addCertificate(certificate)
-    assert.deepEqual(
-      placed.map((r) => r.status),
-      ['accepted', 'accepted'],
-    )
-    assert.deepEqual(a.addChunk(chunks[1]!), { status: 'complete' })
-    assert.deepEqual(a.completed(SLOT)?.video, videos[1])
-    assert.deepEqual(done, [SLOT])
-    assert.deepEqual(a.addChunk(chunks[0]!), { status: 'duplicate' })
-  })
-
-  it('plays nothing uncertified: non-members, wrong content ids, forged chunks, wrong hashes', () => {
-    const a = new CertifiedSlotAssembler(deps)
-    a.addCertificate(certificate)
-    const outsider = chunksOf(4)
-    assert.deepEqual(a.addChunk(outsider[0]!), { status: 'rejected', code: 'NOT_CERTIFIED' })
-    const otherContent = chunksOf(0, fakeVideo(2500, 99), blake3(fakeVideo(2500, 99)))
-    assert.deepEqual(a.addChunk(otherContent[0]!), { status: 'rejected', code: 'NOT_CERTIFIED' })
-    const forged = { ...chunksOf(0)[0]!, payload: new Uint8Array(1000) }
-    assert.deepEqual(a.addChunk(forged), { status: 'rejected', code: 'BAD_CHUNK' })
-    // A member signing chunks of a different video under its certified content id.
-    const liar = chunksOf(2, fakeVideo(2520, 1234), blake3(videos[2]!))
-    for (const c of liar.slice(0, -1)) assert.equal(a.addChunk(c).status, 'accepted')
-    assert.deepEqual(a.addChunk(liar.at(-1)!), { status: 'rejected', code: 'HASH_MISMATCH' })
-    assert.equal(a.completed(SLOT), null)
-    for (const c of chunksOf(2)) a.addChunk(c)
-    assert.equal(
-      a.completed(SLOT)?.rank,
-      certificate.members.findIndex((m) => bytesToHex(m.signer) === bytesToHex(keys[2]!.publicKeyProto)),
-    )
-  })
-
-  it('bounds what waits for a certificate', () => {
-    const a = new CertifiedSlotAssembler(deps, { maxBufferedChunks: 2, maxSlots: 2 })
-    const chunks = chunksOf(0)
-    a.addChunk(chunks[0]!)
-    a.addChunk(chunks[1]!)
-    assert.deepEqual(a.addChunk(chunks[2]!), { status: 'rejected', code: 'BUFFER_FULL' })
-    const later = buildVideoChunks('ab'.repeat(32), SLOT + 1n, fakeVideo(10), keys[0]!)
-    const latest = buildVideoChunks('ab'.repeat(32), SLOT + 2n, fakeVideo(10), keys[0]!)
-    a.addChunk(later[0]!)
-    assert.equal(a.addChunk(latest[0]!).status, 'buffered', 'oldest slot dropped to make room')
-    assert.deepEqual(a.addChunk(chunks[0]!), { status: 'rejected', code: 'STALE_SLOT' })
   })
 })

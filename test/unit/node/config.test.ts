@@ -128,6 +128,7 @@ describe('config', () => {
       'chain',
       'sidecar',
       'vortex',
+      'archive',
       'lane0',
       'recipes',
     ])

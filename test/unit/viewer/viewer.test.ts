@@ -1,15 +1,12 @@
 // The viewer page's parts that run without a browser: the esbuild bundle the node serves, the MIME
-// sniffing of the plugin's real fMP4, embedding similarity, and the certificate rule + reassembly.
+// sniffing of the plugin's real fMP4 and embedding similarity (the viewer rules: test/unit/trust).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Fmp4Encoder } from '../../../plugins/vortex-lane0/src/encode.ts'
-import { blake3, initBlake3, type NodeKey } from '../../../src/crypto/index.ts'
+import { initBlake3 } from '../../../src/crypto/index.ts'
 import { buildViewerAssets } from '../../../src/node/viewer-bundle.ts'
-import { buildVideoChunks } from '../../../src/p2p/index.ts'
-import { bytesToHex, type Certificate } from '../../../src/types/index.ts'
 import { cosineMean, sniffMime } from '../../../viewer/src/media.ts'
-import { ContentAssembly, certifiedMember } from '../../../viewer/src/slot-content.ts'
-import { testKeys, unitEmbedding } from '../../fixtures/index.ts'
+import { unitEmbedding } from '../../fixtures/index.ts'
 
 await initBlake3()
 
@@ -77,74 +74,5 @@ describe('cosineMean', () => {
     // pairs: x·y = 0, x·d = 1/√2, y·d = 1/√2
     assert.ok(Math.abs(cosineMean([x, y, d]) - 2 / Math.SQRT2 / 3) < 1e-6)
     assert.ok(Math.abs(cosineMean([x, Float32Array.of(-3, 0)]) + 1) < 1e-6)
-  })
-})
-
-describe('certificate rule and reassembly', () => {
-  const video = new Uint8Array(10_000).map((_, i) => (i * 7) % 251)
-  const contentHash = blake3(video)
-  const contentId = bytesToHex(contentHash)
-
-  function cert(members: NodeKey[]): Certificate {
-    return {
-      epoch: 0n,
-      slot: 5n,
-      recipe_hash: new Uint8Array(32),
-      members: members.map((k) => ({
-        signer: k.publicKeyProto,
-        content_hash: contentHash,
-        embedding_hash: new Uint8Array(32),
-      })),
-      commits: [],
-    }
-  }
-
-  test('a member’s chunk of its certified content is vouched for; others are refused by code', async () => {
-    const [a, b, outsider] = await testKeys(3)
-    const c = cert([a!, b!])
-    const [good] = buildVideoChunks(contentId, 5n, video, b!, { chunkSize: 4096 })
-    const check = certifiedMember(c, good!)
-    assert.ok('member' in check && check.member.signer === c.members[1]!.signer)
-    const [foreign] = buildVideoChunks(contentId, 5n, video, outsider!, { chunkSize: 4096 })
-    assert.deepEqual(certifiedMember(c, foreign!), { refusal: 'NOT_MEMBER' })
-    const other = new Uint8Array(video).fill(1, 0, 10)
-    const [uncertified] = buildVideoChunks(bytesToHex(blake3(other)), 5n, other, a!, { chunkSize: 4096 })
-    assert.deepEqual(certifiedMember(c, uncertified!), { refusal: 'NOT_CERTIFIED' })
-  })
-
-  test('reassembles by index, keeps the first payload of an index and reports a conflict', async () => {
-    const [a] = await testKeys(1)
-    const chunks = buildVideoChunks(contentId, 5n, video, a!, { chunkSize: 4096 })
-    assert.equal(chunks.length, 3)
-    const asm = new ContentAssembly(contentHash, 3)
-    assert.equal(asm.add(chunks[2]!), 'added')
-    assert.equal(asm.add(chunks[2]!), 'duplicate')
-    // Same index, different (correctly signed) bytes: refused, the first stays.
-    const forged = buildVideoChunks(contentId, 5n, new Uint8Array(video).fill(9), a!, { chunkSize: 4096 })
-    assert.equal(asm.add(forged[2]!), 'CONFLICT')
-    const other = buildVideoChunks(contentId, 5n, video, a!, { chunkSize: 2048 })
-    assert.equal(asm.add(other[0]!), 'TOTAL_MISMATCH')
-    assert.equal(asm.complete, false)
-    assert.throws(() => asm.bytes(), /incomplete: 1\/3/)
-    assert.equal(asm.add(chunks[0]!), 'added')
-    assert.equal(asm.add(chunks[1]!), 'added')
-    assert.equal(asm.complete, true)
-    assert.deepEqual(asm.bytes(), video)
-    assert.deepEqual(blake3(asm.bytes()), contentHash)
-    // Complete: a forged copy of any index is still a conflict, never a replacement.
-    assert.equal(asm.add(forged[0]!), 'CONFLICT')
-    assert.deepEqual(asm.bytes(), video)
-  })
-
-  test('a conflicting chunk that arrived first makes the content fail its hash check', async () => {
-    const [a] = await testKeys(1)
-    const chunks = buildVideoChunks(contentId, 5n, video, a!, { chunkSize: 4096 })
-    const forged = buildVideoChunks(contentId, 5n, new Uint8Array(video).fill(9), a!, { chunkSize: 4096 })
-    const asm = new ContentAssembly(contentHash, 3)
-    assert.equal(asm.add(forged[1]!), 'added')
-    assert.equal(asm.add(chunks[1]!), 'CONFLICT')
-    asm.add(chunks[0]!)
-    asm.add(chunks[2]!)
-    assert.notDeepEqual(blake3(asm.bytes()), contentHash)
   })
 })
