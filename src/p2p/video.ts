@@ -1,17 +1,21 @@
 // Signed video chunks (PROTOCOL.md §3, §6; the plan's p2p/video.rs): the header is signed, the
-// payload is bound to it by BLAKE3. Hot path: one hash and one signature per chunk, payloads are
-// views into the video buffer (no copies until the message is encoded for the wire).
+// payload is bound to it by BLAKE3. Hot path: one copy, one hash and one signature per chunk; the
+// chunk is built directly in its wire encoding.
 import { blake3, type NodeKey, publicKeyFromProto, verifyWithProtoKey } from '../crypto/index.ts'
 import {
+  attachVideoChunkWire,
   DEFAULT_CHUNK_SIZE,
   DecodeError,
   decodeVideoChunk,
+  encodeLengthPrefix,
   encodeVideoChunkHeader,
+  encodeVideoChunkTail,
   equalBytes,
   MAX_CHUNK_PAYLOAD_BYTES,
   TOPIC_MAX_BYTES,
   VIDEO_CHUNK_VERSION,
   type VideoChunk,
+  type VideoChunkHeader,
 } from '../types/index.ts'
 
 export type VideoChunkErrorCode =
@@ -56,7 +60,11 @@ export function checkChunkSize(chunkSize: number): void {
   }
 }
 
-/** Split `video` into signed chunks. Payloads are views into `video`: do not mutate it afterwards. */
+/**
+ * Split `video` into signed, wire-ready chunks. Each chunk's payload is copied once, into the
+ * buffer that is its wire encoding (SCALE, PROTOCOL.md §3), and hashed there; encodeVideoChunk then
+ * returns those bytes without another copy. The chunks are frozen.
+ */
 export function buildVideoChunks(
   contentId: string,
   slot: bigint,
@@ -70,9 +78,27 @@ export function buildVideoChunks(
   const timestampMs = options.timestampMs ?? BigInt(Date.now())
   const total = Math.max(1, Math.ceil(video.length / chunkSize))
   const chunks: VideoChunk[] = new Array(total)
+  const signer = key.publicKeyProto
+  // The header's length does not depend on its values here (fixed-width fields, one content_id).
+  const headerLength = encodeVideoChunkHeader({
+    version: VIDEO_CHUNK_VERSION,
+    slot,
+    content_id: contentId,
+    chunk_index: 0,
+    total_chunks: total,
+    timestamp_ms: timestampMs,
+    is_keyframe: true,
+    payload_hash: new Uint8Array(32),
+  }).length
+  const tailLength = encodeVideoChunkTail(signer, new Uint8Array(64)).length
   for (let i = 0; i < total; i++) {
-    const payload = video.subarray(i * chunkSize, Math.min(video.length, (i + 1) * chunkSize))
-    const header = {
+    const source = video.subarray(i * chunkSize, Math.min(video.length, (i + 1) * chunkSize))
+    const prefix = encodeLengthPrefix(source.length)
+    const at = headerLength + prefix.length
+    const wire = new Uint8Array(at + source.length + tailLength)
+    wire.set(source, at)
+    const payload = wire.subarray(at, at + source.length)
+    const header: VideoChunkHeader = {
       version: VIDEO_CHUNK_VERSION,
       slot,
       content_id: contentId,
@@ -82,12 +108,12 @@ export function buildVideoChunks(
       is_keyframe: i === 0 || (keyframeInterval > 0 && i % keyframeInterval === 0),
       payload_hash: blake3(payload),
     }
-    chunks[i] = {
-      header,
-      payload,
-      signer: key.publicKeyProto,
-      signature: key.sign(encodeVideoChunkHeader(header)),
-    }
+    const headerBytes = encodeVideoChunkHeader(header)
+    const signature = key.sign(headerBytes)
+    wire.set(headerBytes, 0)
+    wire.set(prefix, headerLength)
+    wire.set(encodeVideoChunkTail(signer, signature), at + source.length)
+    chunks[i] = attachVideoChunkWire({ header, payload, signer, signature }, wire)
   }
   return chunks
 }

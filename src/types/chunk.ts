@@ -6,6 +6,7 @@ import {
   decodeScale,
   encodeScale,
   fixedBytes,
+  ScaleWriter,
   str,
   struct,
   u16,
@@ -53,19 +54,68 @@ export const VideoChunkHeaderCodec: Codec<VideoChunkHeader> = struct('VideoChunk
   payload_hash: fixedBytes(32),
 })
 
+const SignerCodec = bytes(64)
+const SignatureCodec = bytes(64)
+
 export const VideoChunkCodec: Codec<VideoChunk> = struct('VideoChunk', {
   header: VideoChunkHeaderCodec,
   payload: bytes(TOPIC_MAX_BYTES.video),
-  signer: bytes(64),
-  signature: bytes(64),
+  signer: SignerCodec,
+  signature: SignatureCodec,
 })
 
 export function encodeVideoChunkHeader(header: VideoChunkHeader): Uint8Array {
   return encodeScale(VideoChunkHeaderCodec, header, 160)
 }
 
+/** Wire bytes of chunks built in place (their payload is a view into them); see attachVideoChunkWire. */
+const WIRE = new WeakMap<VideoChunk, Uint8Array>()
+
+/**
+ * Record that `wire` is SCALE(chunk) and that chunk.payload is a view into it, so that
+ * encodeVideoChunk returns it without copying the payload again. The chunk and its header are
+ * frozen: a later change cannot make the recorded bytes stale.
+ */
+export function attachVideoChunkWire(chunk: VideoChunk, wire: Uint8Array): VideoChunk {
+  Object.freeze(chunk.header)
+  Object.freeze(chunk)
+  WIRE.set(chunk, wire)
+  return chunk
+}
+
+/** SCALE compact length prefix of a `Vec<u8>` of `length` bytes. */
+export function encodeLengthPrefix(length: number): Uint8Array {
+  const w = new ScaleWriter(8)
+  w.compact(length)
+  return w.finish()
+}
+
+/** SCALE of the fields after the payload (signer, signature). */
+export function encodeVideoChunkTail(signer: Uint8Array, signature: Uint8Array): Uint8Array {
+  const w = new ScaleWriter(160)
+  SignerCodec.encode(w, signer)
+  SignatureCodec.encode(w, signature)
+  return w.finish()
+}
+
+/**
+ * SCALE(VideoChunk), byte-identical to encoding with VideoChunkCodec. A chunk built in place
+ * (attachVideoChunkWire) returns its wire bytes as they are; otherwise the small parts are encoded
+ * first and the payload is copied once into a buffer of the exact size (a growing writer would
+ * zero-fill, regrow and copy a 1 MiB payload several times).
+ */
 export function encodeVideoChunk(chunk: VideoChunk): Uint8Array {
-  return encodeScale(VideoChunkCodec, chunk, chunk.payload.length + 320)
+  const built = WIRE.get(chunk)
+  if (built !== undefined) return built
+  const h = encodeVideoChunkHeader(chunk.header)
+  const pre = encodeLengthPrefix(chunk.payload.length)
+  const t = encodeVideoChunkTail(chunk.signer, chunk.signature)
+  const out = new Uint8Array(h.length + pre.length + chunk.payload.length + t.length)
+  out.set(h, 0)
+  out.set(pre, h.length)
+  out.set(chunk.payload, h.length + pre.length)
+  out.set(t, out.length - t.length)
+  return out
 }
 
 /** Decode with the video topic's size limit (or a tighter one); the payload is a view into `input`. */

@@ -93,14 +93,23 @@ describe('flood publish, validators, status', { timeout: 30_000 }, () => {
     await c.node.dial(addrOf(hub.node, 'tcp'))
     b.node.subscribeDecoded('bft', (s) => bftAtB.push(s))
     c.node.subscribeDecoded('bft', (s) => bftAtC.push(s))
+    // The hub knowing b's and c's subscriptions only says that THEIR streams to the hub are open.
+    // Flood publishing writes on the hub's own outbound stream to each peer, which opens
+    // separately; b and c seeing the hub's subscription proves that stream is up.
     const settled = await until(
       () =>
         hub.node.meshPeers('tasks').length === 1 &&
         hub.node.meshPeers('bft').length === 1 &&
-        hub.node.status().topics.bft.subscribers === 2,
+        hub.node.status().topics.bft.subscribers === 2 &&
+        b.node.status().topics.bft.subscribers === 1 &&
+        c.node.status().topics.bft.subscribers === 1,
       10_000,
     )
-    assert.ok(settled, `hub mesh: ${JSON.stringify(hub.node.status().topics)}`)
+    assert.ok(
+      settled,
+      `hub: ${JSON.stringify(hub.node.status().topics.bft)}, b: ${JSON.stringify(b.node.status().topics.bft)}, ` +
+        `c: ${JSON.stringify(c.node.status().topics.bft)}`,
+    )
   })
   after(() => stopAll(started))
 

@@ -8,7 +8,14 @@ import {
   VideoChunkError,
   verifyVideoChunk,
 } from '../../../src/p2p/index.ts'
-import { bytesToHex, concatBytes, DEFAULT_CHUNK_SIZE, encodeVideoChunk } from '../../../src/types/index.ts'
+import {
+  bytesToHex,
+  concatBytes,
+  DEFAULT_CHUNK_SIZE,
+  encodeScale,
+  encodeVideoChunk,
+  VideoChunkCodec,
+} from '../../../src/types/index.ts'
 import { testKeys } from '../../fixtures/index.ts'
 import { expectCode } from '../../helpers.ts'
 
@@ -30,6 +37,18 @@ describe('signed video chunks', async () => {
     )
     assert.ok(chunks.every((c) => c.header.total_chunks === 3 && c.header.slot === 123n))
     assert.equal(bytesToHex(concatBytes(chunks.map((c) => c.payload))), bytesToHex(video))
+  })
+
+  it('is built in its wire encoding: the same bytes as the codec, payload a view into them', () => {
+    for (const c of chunks) {
+      const wire = encodeVideoChunk(c)
+      assert.equal(bytesToHex(wire), bytesToHex(encodeScale(VideoChunkCodec, c)))
+      assert.equal(c.payload.buffer, wire.buffer, 'payload shares the wire buffer (no second copy)')
+      assert.equal(encodeVideoChunk(c), wire, 'encoding again returns the same bytes')
+      // A copy of the chunk (not built in place) encodes to the same bytes.
+      assert.equal(bytesToHex(encodeVideoChunk({ ...c, header: { ...c.header } })), bytesToHex(wire))
+      assert.ok(Object.isFrozen(c) && Object.isFrozen(c.header), 'frozen: recorded bytes cannot go stale')
+    }
   })
 
   it('round-trips through the wire and verifies', () => {
