@@ -35,7 +35,14 @@ import { PACKAGE_ROOT, PACKAGE_VERSION } from './package-info.ts'
 import { buildViewerAssets } from './viewer-bundle.ts'
 import { ViewerFeed } from './viewer-feed.ts'
 
-export type NodeStartErrorCode = 'CHAIN_UNREACHABLE' | 'CONFIG' | 'KEY' | 'SIDECAR' | 'P2P' | 'HTTP' | 'LOCKED'
+export type NodeStartErrorCode =
+  | 'CHAIN_UNREACHABLE'
+  | 'CONFIG'
+  | 'KEY'
+  | 'SIDECAR'
+  | 'P2P'
+  | 'HTTP'
+  | 'LOCKED'
 
 /** A part of the node that could not start; the message says which and why. */
 export class NodeStartError extends Error {
