@@ -66,6 +66,12 @@ export type ChainClientErrorCode =
   | 'UNSUPPORTED'
   /** The runtime refused an extrinsic (Substrate dispatch error); `detail` names it. */
   | 'DISPATCH_ERROR'
+  /** The runtime lacks a pallet, call, storage item or event the client needs; `detail` lists them. */
+  | 'INCOMPATIBLE_RUNTIME'
+  /** The signing account cannot pay the transaction fee (Substrate InvalidTransaction::Payment). */
+  | 'INSUFFICIENT_FUNDS'
+  /** The transaction pool refused an extrinsic as invalid; `detail` says why (e.g. Stale, BadProof). */
+  | 'INVALID_TRANSACTION'
   | RegisterRejectCode
 
 /** A ChainClient call that failed. `code` says why; `field`/`detail` carry the server's specifics. */

@@ -1,7 +1,9 @@
 // ChainClient for a real NSN network: polkadot-api 2.2 over WebSocket, untyped (getUnsafeApi, no
-// generated descriptors), against the reference runtime's NsnDirector and NsnStake pallets. This
-// client has never run against a live chain (none can run on the build machines): docs/chain.md
-// lists what is tested (the mapping, against SCALE fixtures) and what is not.
+// generated descriptors), against the reference runtime's NsnDirector and NsnStake pallets. Its
+// transport, runtime check, signing, nonces and finality watching run live against chopsticks
+// executing a real runtime (test/substrate/); the NSN pallets' mapping only against SCALE fixtures
+// (no runtime with those pallets runs here): docs/chain.md says which is which.
+import { decAnyMetadata, unifyMetadata } from '@polkadot-api/substrate-bindings'
 
 import pino, { type Logger } from 'pino'
 import { createClient, type PolkadotClient, type SS58String } from 'polkadot-api'
@@ -60,13 +62,106 @@ interface EpochValue {
   directors: SS58String[]
 }
 interface TxFinalized {
+  type: 'finalized'
+  txHash: string
   ok: boolean
   block: { hash: string; number: number }
+  events: { type: string; value: { type: string; value: unknown } }[]
   dispatchError?: { type: string; value: unknown }
 }
+type TxOptions = { nonce?: number; mortality?: { mortal: true; period: number } | { mortal: false } }
 interface UnsafeTx {
-  signAndSubmit(signer: ReturnType<typeof getPolkadotSigner>): Promise<TxFinalized>
+  signSubmitAndWatch(
+    signer: ReturnType<typeof getPolkadotSigner>,
+    opts?: TxOptions,
+  ): {
+    subscribe(o: { next(e: { type: string } & Partial<TxFinalized>): void; error(err: unknown): void }): {
+      unsubscribe(): void
+    }
+  }
 }
+type NodeSigner = { publicKeyProto: Uint8Array; sign(msg: Uint8Array): Uint8Array }
+
+/** What the client needs of the runtime, checked against its metadata at start (docs/chain.md). */
+export const REQUIRED_RUNTIME = {
+  NsnDirector: {
+    calls: ['submit_bft_result'],
+    storage: ['CurrentEpoch', 'NextEpochDirectors', 'BftResults', 'FinalizedSlots'],
+    events: ['BftResultPending', 'BftConsensusFinalized', 'OnDeckElection', 'EpochStarted', 'EpochCompleted'],
+    constants: ['EpochDuration', 'EpochLookahead'],
+  },
+  NsnStake: { calls: ['deposit_stake'], storage: ['Stakes'], events: [], constants: [] },
+} as const
+
+type Lookup = { id: number; def: { tag: string; value: unknown } }[]
+
+function variantNames(lookup: Lookup, id: number | undefined): Set<string> {
+  if (id === undefined) return new Set()
+  const t = lookup[id]
+  if (t?.def.tag !== 'variant') return new Set()
+  return new Set((t.def.value as { name: string }[]).map((v) => v.name))
+}
+
+/**
+ * What `required` names that the runtime metadata lacks, as `Pallet`, `Pallet.call`,
+ * `Pallet.storage Item`, `Pallet.event Name` or `Pallet.constant Name`; empty when all is there.
+ */
+export function missingRuntimeItems(
+  metadataBytes: Uint8Array,
+  required: Record<
+    string,
+    {
+      calls: readonly string[]
+      storage: readonly string[]
+      events: readonly string[]
+      constants: readonly string[]
+    }
+  > = REQUIRED_RUNTIME,
+): string[] {
+  const md = unifyMetadata(decAnyMetadata(metadataBytes)) as unknown as {
+    lookup: Lookup
+    pallets: {
+      name: string
+      calls?: { type: number }
+      events?: { type: number }
+      storage?: { items: { name: string }[] }
+      constants: { name: string }[]
+    }[]
+  }
+  const missing: string[] = []
+  for (const [name, need] of Object.entries(required)) {
+    const p = md.pallets.find((x) => x.name === name)
+    if (p === undefined) {
+      missing.push(`pallet ${name}`)
+      continue
+    }
+    const calls = variantNames(md.lookup, p.calls?.type)
+    const events = variantNames(md.lookup, p.events?.type)
+    const storage = new Set((p.storage?.items ?? []).map((i) => i.name))
+    const constants = new Set(p.constants.map((c) => c.name))
+    for (const c of need.calls) if (!calls.has(c)) missing.push(`${name}.${c}`)
+    for (const i of need.storage) if (!storage.has(i)) missing.push(`${name} storage ${i}`)
+    for (const e of need.events) if (!events.has(e)) missing.push(`${name} event ${e}`)
+    for (const c of need.constants) if (!constants.has(c)) missing.push(`${name} constant ${c}`)
+  }
+  return missing
+}
+
+/** The outcome of a signed extrinsic watched to finality. */
+export interface ExtrinsicResult {
+  ok: boolean
+  txHash: string
+  block: { hash: string; number: number }
+  nonce: number
+  events: { type: string; value: { type: string; value: unknown } }[]
+  dispatchError?: { type: string; value: unknown }
+}
+
+/** Longest run of finalized blocks fetched after a reconnection (larger gaps are logged as missed). */
+export const MAX_CATCH_UP_BLOCKS = 600
+
+/** Mortality of every extrinsic: valid for 64 blocks from the finalized block it was built on. */
+export const TX_MORTALITY_PERIOD = 64
 interface SystemEventRecord {
   event: { type: string; value: DirectorEventValue }
 }
@@ -89,10 +184,7 @@ interface NsnApi {
     NsnDirector: { EpochDuration(): Promise<number>; EpochLookahead(): Promise<number> }
     Aura?: { SlotDuration?(): Promise<bigint> }
   }
-  tx: {
-    NsnDirector: { submit_bft_result(args: ReturnType<typeof submitBftResultArgs>): UnsafeTx }
-    NsnStake: { deposit_stake(args: ReturnType<typeof depositStakeArgs>): UnsafeTx }
-  }
+  tx: Record<string, Record<string, ((args: unknown) => UnsafeTx) | undefined> | undefined>
 }
 
 export class SubstrateChainClient implements ChainClient {
@@ -109,6 +201,9 @@ export class SubstrateChainClient implements ChainClient {
   private genesis: Uint8Array | null = null
   /** Certificates this client submitted: the runtime stores only the hash. */
   private readonly submitted = new Map<bigint, Certificate>()
+  private runtimeChecked: Promise<void> | null = null
+  /** Next nonce per account, assigned here so concurrent submissions never share one. */
+  private readonly nonces = new Map<string, Promise<number>>()
 
   constructor(init: SubstrateChainClientInit) {
     this.logger = (init.logger ?? pino({ level: 'silent' })).child({ module: 'substrate-client' })
@@ -137,7 +232,32 @@ export class SubstrateChainClient implements ChainClient {
     return this.genesis
   }
 
+  /**
+   * Refuse a chain whose runtime lacks what this client needs, naming every missing pallet, call,
+   * storage item, event and constant (read from the finalized block's metadata). Runs once, at start.
+   */
+  checkRuntime(required: Parameters<typeof missingRuntimeItems>[1] = REQUIRED_RUNTIME): Promise<void> {
+    const run = async () => {
+      const best = await this.client.getFinalizedBlock()
+      const missing = missingRuntimeItems(await this.client.getMetadata(best.hash), required)
+      if (missing.length > 0)
+        throw new ChainClientError(
+          'INCOMPATIBLE_RUNTIME',
+          `the chain's runtime lacks what an NSN node needs: ${missing.join(', ')}`,
+          undefined,
+          missing.join(', '),
+        )
+    }
+    if (required !== REQUIRED_RUNTIME) return run()
+    this.runtimeChecked ??= run().catch((err) => {
+      this.runtimeChecked = null
+      throw err
+    })
+    return this.runtimeChecked
+  }
+
   async info(): Promise<ChainInfo> {
+    await this.checkRuntime()
     const [genesisHash, finalized, epoch, epochLen, lookahead, slotMs] = await Promise.all([
       this.genesisHash(),
       this.client.getFinalizedBlock(),
@@ -187,8 +307,12 @@ export class SubstrateChainClient implements ChainClient {
     const current = await this.api.query.NsnStake.Stakes.getValue(who)
     const delta = reg.stake > current.amount ? reg.stake - current.amount : 0n
     if (delta === 0n && current.region?.type === depositStakeArgs(0n, 0, reg.region).region.type) return
-    const tx = this.api.tx.NsnStake.deposit_stake(depositStakeArgs(delta, this.lockBlocks, reg.region))
-    const r = await tx.signAndSubmit(this.signerFor(signer, reg.publicKey))
+    const r = await this.sendCall(
+      'NsnStake',
+      'deposit_stake',
+      depositStakeArgs(delta, this.lockBlocks, reg.region),
+      { publicKeyProto: reg.publicKey, sign: (m) => signer.sign(m) },
+    )
     if (!r.ok) {
       throw new ChainClientError(
         'DISPATCH_ERROR',
@@ -210,50 +334,62 @@ export class SubstrateChainClient implements ChainClient {
   }
 
   /**
-   * Follows finalized blocks and maps NsnDirector events. There is no history API behind chainHead:
-   * `fromBlock` older than the current finalized block starts at the current one (logged), and a
-   * gap after a reconnect is logged as missed blocks.
+   * Follows finalized blocks and maps NsnDirector events, each finalized block exactly once and in
+   * order. Blocks finalized while the connection was down (a node restart) are fetched by number
+   * (`chain_getBlockHash`) and delivered before the new one, up to MAX_CATCH_UP_BLOCKS; a longer gap
+   * is logged as missed. There is no history API behind chainHead: `fromBlock` older than the
+   * current finalized block starts at the current one.
    */
   subscribe(handler: (event: ChainEvent) => void, fromBlock?: bigint): () => void {
     let last: bigint | null = fromBlock === undefined ? null : fromBlock - 1n
     let chain = Promise.resolve()
+    const deliver = async (n: bigint, hash: string) => {
+      const at = { at: hash }
+      const records = await this.api.query.System.Events.getValue(at)
+      const out: ChainEvent[] = []
+      for (const r of records) {
+        if (r.event.type !== 'NsnDirector') continue
+        const ev = r.event.value
+        let result: BftResultValue | undefined
+        if (ev.type === 'BftResultPending' || ev.type === 'BftConsensusFinalized') {
+          result = await this.api.query.NsnDirector.BftResults.getValue(ev.value.slot as bigint, at)
+        }
+        const mapped = mapDirectorEvent(ev, n, result)
+        if (mapped) out.push(mapped)
+      }
+      out.push({ type: 'NewBlock', block: n })
+      last = n
+      for (const e of out) {
+        this.metrics?.events.inc({ type: e.type })
+        const fail = (err: unknown) => this.logger.error({ err, type: e.type }, 'chain event handler threw')
+        try {
+          const r = handler(e) as unknown
+          if (r instanceof Promise) r.catch(fail)
+        } catch (err) {
+          fail(err)
+        }
+      }
+    }
     const sub = this.client.finalizedBlock$.subscribe((block) => {
       chain = chain
         .then(async () => {
           const n = BigInt(block.number)
           if (last !== null && n <= last) return
           if (last !== null && n > last + 1n) {
-            this.logger.error(
-              { from: (last + 1n).toString(), to: (n - 1n).toString() },
-              'finalized blocks not seen: their events are missed',
-            )
-          }
-          last = n
-          const at = { at: block.hash }
-          const records = await this.api.query.System.Events.getValue(at)
-          const out: ChainEvent[] = []
-          for (const r of records) {
-            if (r.event.type !== 'NsnDirector') continue
-            const ev = r.event.value
-            let result: BftResultValue | undefined
-            if (ev.type === 'BftResultPending' || ev.type === 'BftConsensusFinalized') {
-              result = await this.api.query.NsnDirector.BftResults.getValue(ev.value.slot as bigint, at)
-            }
-            const mapped = mapDirectorEvent(ev, n, result)
-            if (mapped) out.push(mapped)
-          }
-          out.push({ type: 'NewBlock', block: n })
-          for (const e of out) {
-            this.metrics?.events.inc({ type: e.type })
-            const fail = (err: unknown) =>
-              this.logger.error({ err, type: e.type }, 'chain event handler threw')
-            try {
-              const r = handler(e) as unknown
-              if (r instanceof Promise) r.catch(fail)
-            } catch (err) {
-              fail(err)
+            if (n - last - 1n > BigInt(MAX_CATCH_UP_BLOCKS)) {
+              this.logger.error(
+                { from: (last + 1n).toString(), to: (n - 1n).toString() },
+                'finalized blocks not seen and too many to fetch: their events are missed',
+              )
+            } else {
+              for (let m = last + 1n; m < n; m++) {
+                const hash = await this.client._request<string | null>('chain_getBlockHash', [Number(m)])
+                if (hash === null) throw new Error(`block ${m}: no hash`)
+                await deliver(m, hash)
+              }
             }
           }
+          await deliver(n, block.hash)
         })
         .catch((err) => this.logger.error({ err, block: block.number }, 'reading block events failed'))
     })
@@ -306,19 +442,12 @@ export class SubstrateChainClient implements ChainClient {
     }
     const existing = await this.api.query.NsnDirector.BftResults.getValue(slot)
     if (existing !== undefined) return this.compareExisting(existing, canonical, slot)
-    const tx = this.api.tx.NsnDirector.submit_bft_result(
+    const r = await this.sendCall(
+      'NsnDirector',
+      'submit_bft_result',
       submitBftResultArgs(slot, cert, canonical, this.ss58),
+      signer,
     )
-    let timer: NodeJS.Timeout | undefined
-    const r = await Promise.race([
-      tx.signAndSubmit(this.signerFor(signer, signer.publicKeyProto)),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`not finalized within ${this.submitTimeoutMs} ms`)),
-          this.submitTimeoutMs,
-        )
-      }),
-    ]).finally(() => clearTimeout(timer))
     if (r.ok) {
       this.submitted.set(slot, cert)
       return { status: 'accepted', block: BigInt(r.block.number) }
@@ -348,6 +477,105 @@ export class SubstrateChainClient implements ChainClient {
       code: 'ALREADY_SUBMITTED',
       reason: `slot ${slot}: another result is recorded`,
     }
+  }
+
+  /**
+   * Sign `pallet.call(args)` with the node's own Ed25519 key (MultiSigner::Ed25519 account), as a
+   * mortal extrinsic (TX_MORTALITY_PERIOD blocks) with a nonce assigned here, submit it and watch it
+   * to finality. Every signed call of this client goes through here (submit_bft_result,
+   * deposit_stake; the live tests send System.remark_with_event the same way). A dispatch error is
+   * `ok: false`; an extrinsic the pool refuses throws ChainClientError (INSUFFICIENT_FUNDS for an
+   * account that cannot pay the fee, INVALID_TRANSACTION otherwise), as does a missing call
+   * (INCOMPATIBLE_RUNTIME) and no finality within submitTimeoutMs (UNAVAILABLE).
+   */
+  async sendCall(pallet: string, call: string, args: unknown, signer: NodeSigner): Promise<ExtrinsicResult> {
+    const make = this.api.tx[pallet]?.[call]
+    if (make === undefined)
+      throw new ChainClientError('INCOMPATIBLE_RUNTIME', `the runtime has no call ${pallet}.${call}`)
+    const tx = make(args)
+    const who = accountIdFromProtoKey(signer.publicKeyProto, this.ss58)
+    const papiSigner = this.signerFor(signer, signer.publicKeyProto)
+    const nonce = await this.nextNonce(who)
+    try {
+      const fin = await new Promise<TxFinalized>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          sub.unsubscribe()
+          reject(
+            new ChainClientError(
+              'UNAVAILABLE',
+              `${pallet}.${call}: not finalized within ${this.submitTimeoutMs} ms`,
+            ),
+          )
+        }, this.submitTimeoutMs)
+        const sub = tx
+          .signSubmitAndWatch(papiSigner, { nonce, mortality: { mortal: true, period: TX_MORTALITY_PERIOD } })
+          .subscribe({
+            next: (e) => {
+              if (e.type !== 'finalized') return
+              clearTimeout(timer)
+              resolve(e as TxFinalized)
+            },
+            error: (err) => {
+              clearTimeout(timer)
+              reject(err)
+            },
+          })
+      })
+      return {
+        ok: fin.ok,
+        txHash: fin.txHash,
+        block: fin.block,
+        nonce,
+        events: fin.events,
+        ...(fin.dispatchError !== undefined ? { dispatchError: fin.dispatchError } : {}),
+      }
+    } catch (err) {
+      // The nonce may not have been used: read it from the chain again for the next call.
+      this.nonces.delete(who)
+      throw this.poolError(err, pallet, call, who)
+    }
+  }
+
+  /** Nonces are handed out one by one per account: the chain's next index first, then counted here. */
+  private nextNonce(who: SS58String): Promise<number> {
+    const prev = this.nonces.get(who)
+    const next = (
+      prev === undefined
+        ? this.client._request<number>('system_accountNextIndex', [who])
+        : prev.then((n) => n + 1)
+    ).catch((err: unknown) => {
+      this.nonces.delete(who)
+      throw err
+    })
+    this.nonces.set(who, next)
+    return next
+  }
+
+  private poolError(err: unknown, pallet: string, call: string, who: string): Error {
+    if (err instanceof ChainClientError) return err
+    const e = err as { name?: string; error?: unknown; message?: string }
+    const detail = JSON.stringify(e.error ?? null, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+    if (e.name === 'InvalidTxError' || detail.includes('"Invalid"')) {
+      if (detail.includes('"Payment"'))
+        return new ChainClientError(
+          'INSUFFICIENT_FUNDS',
+          `${pallet}.${call}: account ${who} cannot pay the transaction fee (fund it first)`,
+          'account',
+          detail,
+        )
+      return new ChainClientError(
+        'INVALID_TRANSACTION',
+        `${pallet}.${call}: the transaction pool refused it: ${detail}`,
+        undefined,
+        detail,
+      )
+    }
+    return new ChainClientError(
+      'UNAVAILABLE',
+      `${pallet}.${call}: ${e.message ?? String(err)}`,
+      undefined,
+      detail,
+    )
   }
 
   async slotResult(slot: bigint): Promise<SlotResult | null> {
