@@ -357,6 +357,63 @@ describe('viewer end to end: devnet + headless Chromium', {
     }
   })
 
+  test('a page opened late starts at the live edge and plays certified slots at once', async (t) => {
+    try {
+      assert.ok(finals.size > 0, 'needs the finalised slots of the first test')
+      const late = await page!.context().newPage()
+      try {
+        await late.goto(devnet!.view.viewerUrl, { timeout: 20_000 })
+        await late.waitForFunction(() => 'nsnViewer' in globalThis, undefined, { timeout: 20_000 })
+        const played = await waitUntil(
+          'the late page to play a certified slot',
+          40_000,
+          () =>
+            playbackOf(late) as Promise<
+              Awaited<ReturnType<typeof playbackOf>> & { behindLive: number | null; onScreen: string | null }
+            >,
+          (p) => p.appended.length > 0 && p.currentTime > 0.5 && p.behindLive !== null,
+        )
+        for (const a of played.appended) {
+          const result = await chain!.slotResult(BigInt(a.slot))
+          assert.ok(result !== null, `slot ${a.slot}: no chain result`)
+          assert.ok(
+            result.certificate.members.some((m) => bytesToHex(m.content_hash) === a.hash),
+            `slot ${a.slot}: the late page played ${a.hash}, which is not certified`,
+          )
+        }
+        // At the live edge, not replaying the backlog from the first slot.
+        assert.ok(
+          played.behindLive! <= 3,
+          `the late page shows slot ${played.onScreen}, ${played.behindLive} behind live`,
+        )
+        // The history lists the archived slots; a past one plays after the page checked its hash.
+        const past = [...finals.keys()][0]!
+        await late.locator(`#history button[data-slot="${past}"]`).click({ timeout: 20_000 })
+        const status = late.locator('#archive-status')
+        await waitUntil(
+          `slot ${past} to play from the history`,
+          20_000,
+          async () => ({
+            verdict: await status.getAttribute('data-verdict'),
+            text: await status.textContent(),
+          }),
+          (x) => x.verdict !== null,
+        )
+        assert.equal(await status.getAttribute('data-verdict'), 'played', (await status.textContent()) ?? '')
+        assert.ok(finals.get(past)!.contentHashes.has((await status.getAttribute('data-hash'))!))
+        t.diagnostic(`history: ${await status.textContent()}`)
+        t.diagnostic(
+          `late page appended slots ${played.appended.map((a) => a.slot).join(', ')}; on screen ${played.onScreen}, ${played.behindLive} behind live`,
+        )
+      } finally {
+        await late.close()
+      }
+    } catch (err) {
+      failed = true
+      throw err
+    }
+  })
+
   test('a tampered chunk injected on the mesh is refused and not played, and the page says so', async (t) => {
     try {
       assert.ok(finals.size > 0, 'needs the finalised slots of the previous test')

@@ -17,6 +17,7 @@ import {
   bytesToHex,
   type Certificate,
   decodeBftSignal,
+  decodeCertificate,
   equalBytes,
   hexToBytes,
   type Proposal,
@@ -523,6 +524,67 @@ function onFrame(frame: Uint8Array): void {
   else if (frame[0] === FEED_TAG.info) onInfo(JSON.parse(new TextDecoder().decode(payload)) as FeedInfo)
 }
 
+// ---------------------------------------------------------------------------------------------
+// History: the node's archive (GET /api/slots). A past slot plays only once its certificate
+// verified here against the epoch's elected set (when the page knows it) and BLAKE3 of its video
+// is that certificate's content hash.
+
+const history = $<HTMLUListElement>('history')
+const archiveVideo = $<HTMLVideoElement>('archive-video')
+const archiveStatus = $<HTMLParagraphElement>('archive-status')
+
+async function loadHistory(): Promise<void> {
+  let page: { slots: { slot: string; contentHash: string; bytes: number }[] }
+  try {
+    const r = await fetch('/api/slots?limit=20')
+    if (!r.ok) return
+    page = (await r.json()) as typeof page
+  } catch {
+    return
+  }
+  history.replaceChildren(
+    ...page.slots.map((s) => {
+      const li = document.createElement('li')
+      const b = document.createElement('button')
+      b.textContent = `slot ${s.slot}`
+      b.dataset.slot = s.slot
+      b.onclick = () => void playArchived(BigInt(s.slot))
+      li.append(b, ` ${(s.bytes / 1024).toFixed(0)} KiB, ${s.contentHash.slice(0, 12)}…`)
+      return li
+    }),
+  )
+}
+
+async function playArchived(slot: bigint): Promise<void> {
+  archiveStatus.textContent = `slot ${slot}: fetching…`
+  try {
+    const record = (await (await fetch(`/api/slots/${slot}`)).json()) as { certificate: string }
+    const cert = decodeCertificate(hexToBytes(record.certificate))
+    const elected = state.elected.get(cert.epoch) ?? null
+    let how = 'certificate verified here'
+    if (elected === null)
+      how = 'certificate not checked here (its epoch’s elected set is older than this page)'
+    else checkCertificate(cert, state, elected)
+    const bytes = new Uint8Array(await (await fetch(`/api/slots/${slot}/video`)).arrayBuffer())
+    const hash = blake3(bytes)
+    if (cert.slot !== slot || !cert.members.some((m) => equalBytes(m.content_hash, hash))) {
+      archiveStatus.textContent = `slot ${slot}: the video does not match its certificate: not played`
+      archiveStatus.dataset.verdict = 'refused'
+      return
+    }
+    archiveVideo.hidden = false
+    archiveVideo.src = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'video/mp4' }))
+    void archiveVideo.play().catch(() => {})
+    archiveStatus.textContent = `slot ${slot}: BLAKE3 matches the certified content hash; ${how}`
+    archiveStatus.dataset.verdict = 'played'
+    archiveStatus.dataset.slot = slot.toString()
+    archiveStatus.dataset.hash = bytesToHex(hash)
+  } catch (err) {
+    archiveStatus.textContent = `slot ${slot}: not played (${(err as Error & { code?: string }).code ?? (err as Error).message})`
+    archiveStatus.dataset.verdict = 'refused'
+  }
+}
+
 let frameErrors = 0
 
 function connect(): void {
@@ -582,4 +644,6 @@ function connect(): void {
 }
 
 await initBlake3()
+void loadHistory()
+setInterval(() => void loadHistory(), 15_000)
 connect()
