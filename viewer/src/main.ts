@@ -1,6 +1,6 @@
 // The NSN viewer page: reads gossip messages from its node over a WebSocket, verifies every chunk's
 // signature and hash and every certificate in the browser (the same code the node runs), and
-// plays only certified content through Media Source Extensions, slot after slot (PROTOCOL.md §6).
+// plays only certified content through Media Source Extensions, slot after slot (docs/protocol.md §6).
 import { blake3, embeddingHash, initBlake3 } from '../../src/crypto/index.ts'
 import { FEED_TAG, type FeedInfo, VIEWER_WS_PATH } from '../../src/node/viewer-protocol.ts'
 // video.ts directly, not p2p/index.ts: the index also exports the libp2p node, which is not for browsers.
