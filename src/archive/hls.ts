@@ -37,6 +37,8 @@ const CORS = { 'access-control-allow-origin': '*' }
 
 export class HlsService {
   private readonly cache = new Map<string, Parsed>()
+  /** Reads in progress: concurrent requests for one video share one read and one verification. */
+  private readonly loading = new Map<string, Promise<Parsed | null>>()
   private readonly live: LiveEntry[] = []
   private nextSeq = 0
   private nextDisc = 0
@@ -106,6 +108,15 @@ export class HlsService {
       this.cache.set(hash, hit) // most recently used last
       return hit
     }
+    let p = this.loading.get(hash)
+    if (p === undefined) {
+      p = this.load(hash).finally(() => this.loading.delete(hash))
+      this.loading.set(hash, p)
+    }
+    return p
+  }
+
+  private async load(hash: string): Promise<Parsed | null> {
     const slot = this.components.archive.slotOf(hash)
     if (slot === null) return null
     let stored: Awaited<ReturnType<SlotArchive['read']>>
@@ -133,8 +144,17 @@ export class HlsService {
     return p
   }
 
+  private refreshing: Promise<void> | null = null
+
   /** Append newly archived slots (newer than the last listed) and slide the window. */
-  private async refreshLive(): Promise<void> {
+  private refreshLive(): Promise<void> {
+    this.refreshing ??= this.slideWindow().finally(() => {
+      this.refreshing = null
+    })
+    return this.refreshing
+  }
+
+  private async slideWindow(): Promise<void> {
     const last = this.live.at(-1)?.slot ?? -1n
     for (const s of this.components.archive.latest(this.windowSlots)) {
       if (s.slot <= last) continue

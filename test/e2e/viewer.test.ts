@@ -3,11 +3,13 @@
 // certified video through MSE, show both finalised slots as verified, and refuse chunks injected on
 // the mesh that relays accept but the certificate does not vouch for. Skipped without Chromium.
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { promisify } from 'node:util'
 import pino from 'pino'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { DevChainClient } from '../../src/chain/index.ts'
@@ -28,6 +30,8 @@ await initBlake3()
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-headless-shell'].find((p) => existsSync(p))
 const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts')
 const SLOTS = 2
+const HLS_JS = resolve(import.meta.dirname, '../../node_modules/hls.js/dist/hls.min.js')
+const run = promisify(execFile)
 
 /** What `nsnViewer.slots()` returns (viewer/src/main.ts). */
 interface PageSlot {
@@ -232,6 +236,178 @@ describe('viewer end to end: devnet + headless Chromium', {
           `slots ${[...finals.keys()].join(', ')}`,
       )
       assert.deepEqual(pageErrors, [])
+    } catch (err) {
+      failed = true
+      throw err
+    }
+  })
+
+  test('the viewer node archives the finalised slots and serves them as HLS to ffprobe, ffmpeg and hls.js', async (t) => {
+    try {
+      assert.ok(finals.size > 0, 'needs the finalised slots of the first test')
+      const origin = new URL(devnet!.view.viewerUrl).origin
+      type Listed = { slots: { slot: string; contentHash: string }[] }
+      const listed = await waitUntil(
+        `GET /api/slots to list slots ${[...finals.keys()].join(', ')}`,
+        30_000,
+        async () => (await (await fetch(`${origin}/api/slots?limit=50`)).json()) as Listed,
+        (j) => [...finals.keys()].every((n) => j.slots.some((s) => s.slot === n)),
+      )
+      for (const [n, fin] of finals) {
+        const entry = listed.slots.find((s) => s.slot === n)!
+        assert.ok(fin.contentHashes.has(entry.contentHash), `slot ${n}: archived content is certified`)
+        // ffprobe reads the slot's playlist; its segments concatenated are the certified bytes.
+        const url = `${origin}/hls/slots/${n}/index.m3u8`
+        const { stdout } = await run(
+          'ffprobe',
+          [
+            '-v',
+            'error',
+            '-show_entries',
+            'stream=codec_name,width,height:format=duration',
+            '-of',
+            'json',
+            url,
+          ],
+          { timeout: 60_000 },
+        )
+        const probe = JSON.parse(stdout) as {
+          streams: { codec_name: string; width?: number; height?: number }[]
+          format: { duration: string }
+        }
+        const v = probe.streams.find((x) => x.width !== undefined)!
+        assert.equal(v.codec_name, 'h264', `slot ${n}: codec`)
+        assert.equal(`${v.width}x${v.height}`, '320x240', `slot ${n}: resolution`)
+        assert.ok(Number(probe.format.duration) > 1, `slot ${n}: duration ${probe.format.duration}`)
+        const playlist = await (await fetch(url)).text()
+        const uris = [
+          /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)![1]!,
+          ...playlist.split('\n').filter((l) => l.endsWith('.m4s')),
+        ]
+        const parts = await Promise.all(
+          uris.map(async (u) => new Uint8Array(await (await fetch(`${origin}${u}`)).arrayBuffer())),
+        )
+        assert.equal(bytesToHex(blake3(Buffer.concat(parts))), entry.contentHash, `slot ${n}: HLS segments`)
+        t.diagnostic(
+          `slot ${n}: HLS ${uris.length - 1} segments, ${probe.format.duration} s, ${v.codec_name}`,
+        )
+      }
+      // ffmpeg decodes the live window from its first segment, across the slots' discontinuities.
+      const live = await run(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-live_start_index',
+          '0',
+          '-i',
+          `${origin}/hls/live.m3u8`,
+          '-t',
+          '2',
+          '-f',
+          'null',
+          '-',
+        ],
+        { timeout: 60_000 },
+      )
+      assert.equal(live.stderr.trim(), '', `ffmpeg on /hls/live.m3u8: ${live.stderr}`)
+      // hls.js (npm) in Chromium plays the live playlist.
+      const hlsPage = await page!.context().newPage()
+      try {
+        await hlsPage.goto(`${origin}/api/slots`, { timeout: 20_000 })
+        await hlsPage.setContent('<video id="v" muted playsinline></video>')
+        await hlsPage.addScriptTag({ path: HLS_JS })
+        await hlsPage.evaluate(() => {
+          const w = globalThis as unknown as {
+            Hls: new () => {
+              loadSource(u: string): void
+              attachMedia(v: HTMLVideoElement): void
+              on(e: string, f: (e: string, d: { fatal: boolean; details: string }) => void): void
+            }
+            hlsErrors: string[]
+          }
+          w.hlsErrors = []
+          const video = document.getElementById('v') as HTMLVideoElement
+          const hls = new w.Hls()
+          hls.on('hlsError', (_e, d) => {
+            if (d.fatal) w.hlsErrors.push(d.details)
+          })
+          hls.loadSource('/hls/live.m3u8')
+          hls.attachMedia(video)
+          void video.play().catch(() => {})
+        })
+        const played = await waitUntil(
+          'hls.js to play /hls/live.m3u8 past 1 s',
+          45_000,
+          () =>
+            hlsPage.evaluate(() => ({
+              currentTime: (document.getElementById('v') as HTMLVideoElement).currentTime,
+              errors: (globalThis as unknown as { hlsErrors: string[] }).hlsErrors,
+            })),
+          (p) => p.currentTime > 1 || p.errors.length > 0,
+        )
+        assert.deepEqual(played.errors, [], 'hls.js fatal errors')
+        t.diagnostic(`hls.js played the live playlist to ${played.currentTime.toFixed(2)} s`)
+      } finally {
+        await hlsPage.close()
+      }
+    } catch (err) {
+      failed = true
+      throw err
+    }
+  })
+
+  test('a page opened late starts at the live edge and plays certified slots at once', async (t) => {
+    try {
+      assert.ok(finals.size > 0, 'needs the finalised slots of the first test')
+      const late = await page!.context().newPage()
+      try {
+        await late.goto(devnet!.view.viewerUrl, { timeout: 20_000 })
+        await late.waitForFunction(() => 'nsnViewer' in globalThis, undefined, { timeout: 20_000 })
+        const played = await waitUntil(
+          'the late page to play a certified slot',
+          40_000,
+          () =>
+            playbackOf(late) as Promise<
+              Awaited<ReturnType<typeof playbackOf>> & { behindLive: number | null; onScreen: string | null }
+            >,
+          (p) => p.appended.length > 0 && p.currentTime > 0.5 && p.behindLive !== null,
+        )
+        for (const a of played.appended) {
+          const result = await chain!.slotResult(BigInt(a.slot))
+          assert.ok(result !== null, `slot ${a.slot}: no chain result`)
+          assert.ok(
+            result.certificate.members.some((m) => bytesToHex(m.content_hash) === a.hash),
+            `slot ${a.slot}: the late page played ${a.hash}, which is not certified`,
+          )
+        }
+        // At the live edge, not replaying the backlog from the first slot.
+        assert.ok(
+          played.behindLive! <= 3,
+          `the late page shows slot ${played.onScreen}, ${played.behindLive} behind live`,
+        )
+        // The history lists the archived slots; a past one plays after the page checked its hash.
+        const past = [...finals.keys()][0]!
+        await late.locator(`#history button[data-slot="${past}"]`).click({ timeout: 20_000 })
+        const status = late.locator('#archive-status')
+        await waitUntil(
+          `slot ${past} to play from the history`,
+          20_000,
+          async () => ({
+            verdict: await status.getAttribute('data-verdict'),
+            text: await status.textContent(),
+          }),
+          (x) => x.verdict !== null,
+        )
+        assert.equal(await status.getAttribute('data-verdict'), 'played', (await status.textContent()) ?? '')
+        assert.ok(finals.get(past)!.contentHashes.has((await status.getAttribute('data-hash'))!))
+        t.diagnostic(`history: ${await status.textContent()}`)
+        t.diagnostic(
+          `late page appended slots ${played.appended.map((a) => a.slot).join(', ')}; on screen ${played.onScreen}, ${played.behindLive} behind live`,
+        )
+      } finally {
+        await late.close()
+      }
     } catch (err) {
       failed = true
       throw err

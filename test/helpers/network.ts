@@ -605,6 +605,9 @@ export class SlotObserver {
     }
     src.indexes.add(h.chunk_index)
     src.lastAtMs = atMs
+    const epoch = h.slot / BigInt(this.init.slotsPerEpoch)
+    const elected = this.init.elected(epoch)
+    if (elected !== null) this.assembler.setElected(epoch, elected)
     this.after(chunk, this.assembler.addChunk(chunk), atMs)
   }
 

@@ -1,7 +1,7 @@
 // The NSN viewer page: reads gossip messages from its node over a WebSocket, verifies every chunk's
 // signature and hash and every certificate in the browser (the same code the node runs), and
-// plays only certified content through Media Source Extensions, slot after slot (PROTOCOL.md §6).
-import { embeddingHash, initBlake3 } from '../../src/crypto/index.ts'
+// plays only certified content through Media Source Extensions, slot after slot (docs/protocol.md §6).
+import { blake3, embeddingHash, initBlake3 } from '../../src/crypto/index.ts'
 import { FEED_TAG, type FeedInfo, VIEWER_WS_PATH } from '../../src/node/viewer-protocol.ts'
 // video.ts directly, not p2p/index.ts: the index also exports the libp2p node, which is not for browsers.
 import { decodeAndVerifyVideoChunk, VideoChunkError } from '../../src/p2p/video.ts'
@@ -17,6 +17,7 @@ import {
   bytesToHex,
   type Certificate,
   decodeBftSignal,
+  decodeCertificate,
   equalBytes,
   hexToBytes,
   type Proposal,
@@ -36,6 +37,9 @@ const MAX_WAITING_CERTIFICATES = 16
 const MAX_REFUSALS_PER_SLOT = 32
 /** Played media older than this (seconds behind the playhead) is dropped from the SourceBuffer. */
 const KEEP_BEHIND_S = 30
+/** A certified slot whose chunks have not completed this long after its certificate is fetched
+ * from the node's archive (its bytes are checked here against the certified content hash). */
+const ARCHIVE_FALLBACK_MS = 8_000
 
 type SlotStatus = 'waiting' | 'certified' | 'verified' | 'rejected' | 'failed'
 
@@ -96,9 +100,13 @@ const media = {
   source: new MediaSource(),
   open: false,
   buffer: null as SourceBuffer | null,
-  queue: [] as Uint8Array[],
+  queue: [] as { slot: bigint; bytes: Uint8Array; hash: string }[],
   error: null as string | null,
+  /** The slot being appended, and each appended slot's place on the media timeline (sequence mode). */
+  appending: null as bigint | null,
+  timeline: [] as { slot: bigint; start: number; end: number }[],
 }
+const live = $<HTMLSpanElement>('live')
 media.source.addEventListener('sourceopen', () => {
   media.open = true
   appendNext()
@@ -108,16 +116,24 @@ video.addEventListener('error', () => {
   media.error = `video element: ${video.error?.message || `code ${video.error?.code}`}`
   playback.textContent = media.error
 })
+/** Stalls after playback first started: what a gapless stream keeps at zero. */
+const stalls = { started: false, waiting: 0, stalledSeconds: 0, since: null as number | null }
 video.addEventListener('playing', () => {
   playback.textContent = 'playing'
+  if (stalls.since !== null) stalls.stalledSeconds += (performance.now() - stalls.since) / 1000
+  stalls.since = null
+  stalls.started = true
 })
 video.addEventListener('waiting', () => {
   playback.textContent = 'waiting for the next certified slot'
+  if (!stalls.started) return
+  stalls.waiting++
+  stalls.since = performance.now()
 })
 
 function appendNext(): void {
   if (!media.open || media.queue.length === 0 || media.error !== null) return
-  const first = media.queue[0]!
+  const first = media.queue[0]!.bytes
   if (media.buffer === null) {
     const mime = sniffMime(first)
     if (mime === null || !MediaSource.isTypeSupported(mime)) {
@@ -127,7 +143,7 @@ function appendNext(): void {
     }
     media.buffer = media.source.addSourceBuffer(mime)
     media.buffer.mode = 'sequence'
-    media.buffer.addEventListener('updateend', appendNext)
+    media.buffer.addEventListener('updateend', onAppended)
     media.buffer.addEventListener('error', () => {
       media.error = 'SourceBuffer append failed'
       playback.textContent = media.error
@@ -143,7 +159,10 @@ function appendNext(): void {
   }
   try {
     sb.appendBuffer(first as BufferSource)
-    media.queue.shift()
+    const q = media.queue.shift()!
+    media.appending = q.slot
+    appended.push({ slot: q.slot.toString(), hash: q.hash, bytes: q.bytes.length })
+    if (appended.length > 64) appended.shift()
   } catch (err) {
     media.error = `append: ${(err as Error).name}`
     playback.textContent = media.error
@@ -154,8 +173,37 @@ function appendNext(): void {
   })
 }
 
-function play(bytes: Uint8Array): void {
-  media.queue.push(bytes)
+/** Where the slot just appended sits on the timeline; a page far behind jumps to the live edge. */
+function onAppended(): void {
+  const sb = media.buffer!
+  if (media.appending !== null && sb.buffered.length > 0) {
+    const end = sb.buffered.end(sb.buffered.length - 1)
+    const start = media.timeline.at(-1)?.end ?? sb.buffered.start(0)
+    media.timeline.push({ slot: media.appending, start, end })
+    if (media.timeline.length > 64) media.timeline.shift()
+    media.appending = null
+    // More than two slots' worth buffered ahead (a replayed backlog): start at the newest slot.
+    if (end - video.currentTime > 2 * (end - start) && media.queue.length === 0) video.currentTime = start
+  }
+  appendNext()
+}
+
+/** The slot on screen, and how far behind the chain's current slot it is. */
+function showLiveEdge(): void {
+  const t = video.currentTime
+  const on = media.timeline.find((x) => t >= x.start && t < x.end)
+  const current = state.trust.currentSlot
+  if (on === undefined || current === null) return
+  live.textContent = `slot ${on.slot}, ${current - on.slot} behind live`
+  live.dataset.slot = on.slot.toString()
+  live.dataset.behind = (current - on.slot).toString()
+}
+video.addEventListener('timeupdate', showLiveEdge)
+
+function play(slot: bigint, bytes: Uint8Array, hash: string): void {
+  // A backlog not yet appended is skipped: only the newest verified slot waits (the live edge).
+  media.queue = media.queue.filter((q) => q.slot >= slot)
+  media.queue.push({ slot, bytes, hash })
   appendNext()
 }
 
@@ -301,6 +349,7 @@ function onCertificate(cert: Certificate): void {
   }
   v.certificate = cert
   v.certError = null
+  setTimeout(() => void fromArchive(v), ARCHIVE_FALLBACK_MS)
   updateSimilarity(v)
   for (const { chunk, outcome } of state.trust.addCertificate(cert)) after(v, chunk, outcome)
   render(v)
@@ -335,12 +384,46 @@ function finish(v: SlotView, done: CompletedSlot): void {
     return
   }
   v.played = { total: done.chunks.length }
-  v.playedHash = bytesToHex(done.contentHash)
   v.playedSigner = bytesToHex(done.signer)
+  playVerified(v, done.contentHash, done.video)
+}
+
+function playVerified(v: SlotView, contentHash: Uint8Array, bytes: Uint8Array): void {
+  v.playedHash = bytesToHex(contentHash)
   state.lastPlayedSlot = v.slot
-  appended.push({ slot: v.slot.toString(), hash: v.playedHash, bytes: done.video.length })
-  if (appended.length > 64) appended.shift()
-  play(done.video)
+  play(v.slot, bytes, v.playedHash)
+}
+
+/**
+ * A certified slot whose chunks did not arrive (a page opened late, a lost chunk): the node's
+ * archive has the video; it plays only if its BLAKE3 is a certified member's content_hash.
+ */
+async function fromArchive(v: SlotView): Promise<void> {
+  if (v.played !== null || v.certificate === null || v.slot < state.lastPlayedSlot) return
+  let bytes: Uint8Array
+  try {
+    const r = await fetch(`/api/slots/${v.slot}/video`)
+    if (!r.ok) {
+      note(v, `chunks missing and not in the node’s archive (${r.status}): skipped`)
+      render(v)
+      return
+    }
+    bytes = new Uint8Array(await r.arrayBuffer())
+  } catch {
+    return
+  }
+  if (v.played !== null || v.slot < state.lastPlayedSlot) return
+  const hash = blake3(bytes)
+  if (!v.certificate.members.some((m) => equalBytes(m.content_hash, hash))) {
+    refuse(v, 'CONTENT_HASH', null)
+    note(v, 'the archive’s video does not match the certified content hash: not played')
+    render(v)
+    return
+  }
+  v.played = { total: 0 }
+  note(v, 'played from the node’s archive (hash checked here)')
+  playVerified(v, hash, bytes)
+  render(v)
 }
 
 function onChunk(bytes: Uint8Array): void {
@@ -441,6 +524,67 @@ function onFrame(frame: Uint8Array): void {
   else if (frame[0] === FEED_TAG.info) onInfo(JSON.parse(new TextDecoder().decode(payload)) as FeedInfo)
 }
 
+// ---------------------------------------------------------------------------------------------
+// History: the node's archive (GET /api/slots). A past slot plays only once its certificate
+// verified here against the epoch's elected set (when the page knows it) and BLAKE3 of its video
+// is that certificate's content hash.
+
+const history = $<HTMLUListElement>('history')
+const archiveVideo = $<HTMLVideoElement>('archive-video')
+const archiveStatus = $<HTMLParagraphElement>('archive-status')
+
+async function loadHistory(): Promise<void> {
+  let page: { slots: { slot: string; contentHash: string; bytes: number }[] }
+  try {
+    const r = await fetch('/api/slots?limit=20')
+    if (!r.ok) return
+    page = (await r.json()) as typeof page
+  } catch {
+    return
+  }
+  history.replaceChildren(
+    ...page.slots.map((s) => {
+      const li = document.createElement('li')
+      const b = document.createElement('button')
+      b.textContent = `slot ${s.slot}`
+      b.dataset.slot = s.slot
+      b.onclick = () => void playArchived(BigInt(s.slot))
+      li.append(b, ` ${(s.bytes / 1024).toFixed(0)} KiB, ${s.contentHash.slice(0, 12)}…`)
+      return li
+    }),
+  )
+}
+
+async function playArchived(slot: bigint): Promise<void> {
+  archiveStatus.textContent = `slot ${slot}: fetching…`
+  try {
+    const record = (await (await fetch(`/api/slots/${slot}`)).json()) as { certificate: string }
+    const cert = decodeCertificate(hexToBytes(record.certificate))
+    const elected = state.elected.get(cert.epoch) ?? null
+    let how = 'certificate verified here'
+    if (elected === null)
+      how = 'certificate not checked here (its epoch’s elected set is older than this page)'
+    else checkCertificate(cert, state, elected)
+    const bytes = new Uint8Array(await (await fetch(`/api/slots/${slot}/video`)).arrayBuffer())
+    const hash = blake3(bytes)
+    if (cert.slot !== slot || !cert.members.some((m) => equalBytes(m.content_hash, hash))) {
+      archiveStatus.textContent = `slot ${slot}: the video does not match its certificate: not played`
+      archiveStatus.dataset.verdict = 'refused'
+      return
+    }
+    archiveVideo.hidden = false
+    archiveVideo.src = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'video/mp4' }))
+    void archiveVideo.play().catch(() => {})
+    archiveStatus.textContent = `slot ${slot}: BLAKE3 matches the certified content hash; ${how}`
+    archiveStatus.dataset.verdict = 'played'
+    archiveStatus.dataset.slot = slot.toString()
+    archiveStatus.dataset.hash = bytesToHex(hash)
+  } catch (err) {
+    archiveStatus.textContent = `slot ${slot}: not played (${(err as Error & { code?: string }).code ?? (err as Error).message})`
+    archiveStatus.dataset.verdict = 'refused'
+  }
+}
+
 let frameErrors = 0
 
 function connect(): void {
@@ -490,10 +634,16 @@ function connect(): void {
     currentTime: video.currentTime,
     error: media.error,
     queued: media.queue.length,
+    waiting: stalls.waiting,
+    stalledSeconds: stalls.stalledSeconds,
+    onScreen: live.dataset.slot ?? null,
+    behindLive: live.dataset.behind === undefined ? null : Number(live.dataset.behind),
     frameErrors,
     appended: appended.map((a) => ({ ...a })),
   }),
 }
 
 await initBlake3()
+void loadHistory()
+setInterval(() => void loadHistory(), 15_000)
 connect()

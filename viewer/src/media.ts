@@ -22,7 +22,7 @@ export function sniffMime(bytes: Uint8Array): string | null {
   return null
 }
 
-/** Mean pairwise cosine similarity (the BftResult `similarity` of PROTOCOL.md §5). */
+/** Mean pairwise cosine similarity (the BftResult `similarity` of docs/protocol.md §5). */
 export function cosineMean(vs: readonly Float32Array[]): number {
   if (vs.length < 2) return 1
   let sum = 0
