@@ -43,7 +43,11 @@ interface DevchainFlags {
   genesis?: string
   snapshotEvery: number
   logLevel: string
+  allowRegister: string[]
+  allowOrigin: string[]
 }
+
+const collect = (v: string, all: string[]) => [...all, v]
 
 export function devchainCommand(): Command {
   const d = CHAIN_PARAM_DEFAULTS
@@ -104,6 +108,18 @@ export function devchainCommand(): Command {
         DEVCHAIN_DEFAULTS.snapshotEveryBlocks,
       )
       .option('--log-level <level>', 'pino level (logs go to stderr)', 'info')
+      .option(
+        '--allow-register <hexkey>',
+        'admit this account or peer key to chain_register (repeatable)',
+        collect,
+        [],
+      )
+      .option(
+        '--allow-origin <origin>',
+        'allow WebSocket handshakes from this browser origin (repeatable)',
+        collect,
+        [],
+      )
       .action(async (f: DevchainFlags) => {
         const logger = pino({ level: f.logLevel }, pino.destination(2))
         const { host, port } = parseListen(f.listen)
@@ -131,6 +147,8 @@ export function devchainCommand(): Command {
             reset: f.reset,
             allowRemote: f.allowRemote,
             snapshotEveryBlocks: f.snapshotEvery,
+            registrationAllowlist: f.allowRegister.map((k) => k.toLowerCase()),
+            allowedOrigins: f.allowOrigin,
             // Only what was given on the command line: an existing chain keeps its stored genesis.
             params: {
               seed: f.seed,
