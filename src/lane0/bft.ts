@@ -58,6 +58,8 @@ export type BftIgnoreCode =
   | 'CONFLICTING_COMMIT'
   | 'ROUND_CLOSED'
   | 'STOPPED'
+  /** L2 norm outside this node's configured tolerance (a local setting). */
+  | 'EMBEDDING_NORM'
 
 /** A gossip validation failure (STYLE.md 6): mapped to reject/ignore in one place, `toValidation`. */
 export class BftGossipError extends Error {
@@ -403,9 +405,12 @@ export class BftParticipant {
     const existing = r.proposals.get(signer)
     if (existing !== undefined && sameProposalContent(existing, p))
       throw ignore('DUPLICATE', 'proposal: already received')
-    // §5 step 2: 512 finite values, L2 norm within the tolerance of 1.
-    const problem = embeddingProblem(p.embedding, EMBEDDING_DIM, this.tolerance)
-    if (problem !== null) throw reject('BAD_EMBEDDING', `embedding: ${problem}`)
+    // §5 step 2: 512 finite values (from the bytes: reject), L2 norm within the tolerance of 1
+    // (the tolerance is this node's setting: ignore, PROTOCOL.md §2).
+    const shape = embeddingProblem(p.embedding, EMBEDDING_DIM, Number.POSITIVE_INFINITY)
+    if (shape !== null) throw reject('BAD_EMBEDDING', `embedding: ${shape}`)
+    const norm = embeddingProblem(p.embedding, EMBEDDING_DIM, this.tolerance)
+    if (norm !== null) throw ignore('EMBEDDING_NORM', `embedding: ${norm}`)
     if (!verifyProposalSignature(this.networkId, p))
       throw reject('BAD_SIGNATURE', 'signature: does not verify')
     if (existing !== undefined) {

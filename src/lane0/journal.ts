@@ -4,6 +4,7 @@
 // submitted twice, nothing acknowledged lost, unfinished submissions retried.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { syncFolder } from '../crypto/index.ts'
 import {
   bytesToHex,
   type Certificate,
@@ -282,17 +283,8 @@ export class SlotJournal {
   }
 
   private async syncDir(): Promise<void> {
-    // The rename is durable only once the folder entry is: fsync the folder (not possible everywhere).
-    try {
-      const d = await open(this.dir, 'r')
-      try {
-        await d.sync()
-      } finally {
-        await d.close()
-      }
-    } catch {
-      // EISDIR/EINVAL on filesystems that cannot fsync a directory: the file itself was synced.
-    }
+    // The rename is durable only once the folder entry is; an I/O error here is a failed write.
+    await syncFolder(this.dir)
   }
 
   /** Wait for every pending write. */
