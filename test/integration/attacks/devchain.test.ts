@@ -58,16 +58,19 @@ describe('attack: hostile chain clients against the dev chain', { timeout: 120_0
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nsn-attack-devchain-'))
     admitted = await NodeKey.generate()
-    chain = await startDevchain([
-      '--data-dir',
-      dir,
-      '--listen',
-      '127.0.0.1:0',
-      '--block-ms',
-      '200',
-      '--allow-register',
-      bytesToHex(admitted.publicKeyProto),
-    ], 90_000)
+    chain = await startDevchain(
+      [
+        '--data-dir',
+        dir,
+        '--listen',
+        '127.0.0.1:0',
+        '--block-ms',
+        '200',
+        '--allow-register',
+        bytesToHex(admitted.publicKeyProto),
+      ],
+      90_000,
+    )
   })
   after(async () => {
     for (const ws of sockets) ws.terminate()
