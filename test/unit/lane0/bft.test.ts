@@ -551,3 +551,64 @@ describe('BFT validators', async () => {
     assert.equal(await g.receive('challenges', new Uint8Array(10)), 'reject')
   })
 })
+
+describe('signed messages journaled before publishing, re-sent exactly after a restart', () => {
+  it('records proposal and commit before they go out; a restarted director re-sends exactly those', async () => {
+    const { nodes, clock, hub } = await setup(3, { quorum: 3 })
+    const sent: Uint8Array[] = []
+    hub.join('spy').subscribe('bft', (m) => sent.push(m.data))
+    const journal = new Map<string, Uint8Array>()
+    const order: string[] = []
+    const signed = {
+      recorded: { proposal: null, commit: null },
+      record: async (kind: 'proposal' | 'commit', bytes: Uint8Array) => {
+        order.push(`record ${kind} (sent so far ${sent.length})`)
+        journal.set(kind, bytes)
+      },
+    }
+    const first = nodes.map((n, i) =>
+      n.bft.runConsensus(i === 0 ? { ...input(0, BASE), signed } : input(i, nearEmbedding(BASE, i, 0.05))),
+    )
+    const results = await settle(clock, first)
+    assert.ok(
+      results.every((r) => r.status === 'fulfilled'),
+      'the slot certified',
+    )
+    assert.deepEqual(
+      order.map((o) => o.split(' ')[1]),
+      ['proposal', 'commit'],
+    )
+    const proposal = journal.get('proposal')!
+    assert.ok(
+      sent.some((d) => bytesToHex(d) === bytesToHex(proposal)),
+      'the journaled proposal is the one published',
+    )
+
+    // A restarted director (fresh participant, same key) with a generator that is not bit-exact.
+    const again = await setup(3, { quorum: 3 })
+    const resent: Uint8Array[] = []
+    again.hub.join('spy').subscribe('bft', (m) => resent.push(m.data))
+    const restarted = again.nodes[0]!.bft.runConsensus({
+      ...input(0, nearEmbedding(BASE, 9, 0.05)),
+      contentHash: new Uint8Array(32).fill(0xee),
+      signed: {
+        recorded: { proposal, commit: journal.get('commit')! },
+        record: async (kind) => {
+          throw new Error(`nothing new may be signed, got a new ${kind}`)
+        },
+      },
+    })
+    const others = again.nodes
+      .slice(1)
+      .map((n, i) => n.bft.runConsensus(input(i + 1, nearEmbedding(BASE, i + 1, 0.05))))
+    await settle(again.clock, [restarted, ...others])
+    const ownProposals = resent.filter(
+      (d) => d[0] === 16 && bytesToHex(d).includes(bytesToHex(again.nodes[0]!.key.publicKeyProto)),
+    )
+    assert.deepEqual(
+      ownProposals.map(bytesToHex),
+      [bytesToHex(proposal)],
+      'exactly the journaled proposal re-sent',
+    )
+  })
+})
