@@ -103,6 +103,22 @@ export interface DevChainOptions {
   /** Largest JSON-RPC message accepted. @default 256 KiB */
   maxPayloadBytes: number
   /**
+   * Keys (hex protobuf public keys of accounts or PeerIds) the operator admits to chain_register
+   * besides the genesis accounts; anyone else is refused (NOT_ADMITTED). @default []
+   */
+  registrationAllowlist: readonly string[]
+  /**
+   * Browser origins (e.g. `http://127.0.0.1:8080`) allowed to open a WebSocket. A handshake with an
+   * `Origin` header not listed is refused (a request without one is not from a web page). @default []
+   */
+  allowedOrigins: readonly string[]
+  /** Open WebSocket connections at most; more are refused (HTTP 503). @default 64 */
+  maxConnections: number
+  /** Subscriptions per connection at most. @default 16 */
+  maxSubscriptionsPerConnection: number
+  /** Calls per second per connection (a bucket of one second's calls); over it, LIMIT_EXCEEDED. @default 200 */
+  maxCallsPerSecond: number
+  /**
    * Consensus parameters for a new chain. For an existing data folder the stored genesis wins and
    * any field given here that differs from it is an error.
    */
@@ -119,6 +135,11 @@ export const DEVCHAIN_DEFAULTS: Readonly<Omit<DevChainOptions, 'dataDir' | 'para
   eventRetentionBlocks: 7200,
   maxSubscriberBufferBytes: 16 * 1024 * 1024,
   maxPayloadBytes: 256 * 1024,
+  registrationAllowlist: [],
+  allowedOrigins: [],
+  maxConnections: 64,
+  maxSubscriptionsPerConnection: 16,
+  maxCallsPerSecond: 200,
 })
 
 function intIn(field: string, v: number, min: number, max: number): void {

@@ -95,6 +95,8 @@ function rpcErrorToClientError(e: {
       return new ChainClientError('EVENTS_PRUNED', msg, 'fromBlock', e.data?.oldestBlock)
     case RPC_ERROR_CODES.UNAVAILABLE:
       return new ChainClientError('UNAVAILABLE', msg)
+    case RPC_ERROR_CODES.LIMIT_EXCEEDED:
+      return new ChainClientError('LIMIT_EXCEEDED', msg)
     default:
       return new ChainClientError('PROTOCOL', `chain error ${e.code}: ${msg}`)
   }

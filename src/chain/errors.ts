@@ -30,6 +30,8 @@ export type RegisterRejectCode =
   | 'STAKE_TOO_LOW'
   | 'ACCOUNT_BOUND'
   | 'PEER_TAKEN'
+  /** Neither a genesis account nor on the operator's registration allowlist. */
+  | 'NOT_ADMITTED'
 
 /** A registration the chain refuses (one PeerId per account, one account per PeerId, stake rules). */
 export class RegisterError extends Error {
@@ -62,6 +64,8 @@ export type ChainClientErrorCode =
   | 'EVENTS_PRUNED'
   /** The server is shutting down or lost its storage. */
   | 'UNAVAILABLE'
+  /** A per-connection limit of the server (subscriptions, calls per second) was reached. */
+  | 'LIMIT_EXCEEDED'
   /** The operation is not possible on this chain (e.g. an account ≠ node key on Substrate). */
   | 'UNSUPPORTED'
   /** The runtime refused an extrinsic (Substrate dispatch error); `detail` names it. */

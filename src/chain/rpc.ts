@@ -45,6 +45,8 @@ export const RPC_ERROR_CODES = {
   REGISTRATION_REJECTED: -32010,
   EVENTS_PRUNED: -32011,
   UNAVAILABLE: -32012,
+  /** A per-connection limit (subscriptions, calls per second) was reached. */
+  LIMIT_EXCEEDED: -32013,
 } as const
 export type RpcErrorCode = keyof typeof RPC_ERROR_CODES
 

@@ -49,6 +49,9 @@ interface Subscription {
 interface Connection {
   ws: WebSocket
   subs: Map<string, Subscription>
+  /** Call budget: tokens left and when they were counted (maxCallsPerSecond, refilled continuously). */
+  tokens: number
+  atMs: number
 }
 
 type JsonRpcId = string | number | null
@@ -128,6 +131,7 @@ export class DevChainServer {
       metrics: components.metrics ?? null,
     })
     let http: Server | null = null
+    let connCount = () => 0
     try {
       const server = createServer()
       http = server
@@ -138,8 +142,22 @@ export class DevChainServer {
           info: { req: IncomingMessage },
           cb: (ok: boolean, code?: number, msg?: string) => void,
         ) => {
-          if (opts.allowRemote || isLoopbackAddress(info.req.socket.remoteAddress)) cb(true)
-          else cb(false, 403, 'non-loopback clients are refused (start the dev chain with --allow-remote)')
+          if (!(opts.allowRemote || isLoopbackAddress(info.req.socket.remoteAddress))) {
+            cb(false, 403, 'non-loopback clients are refused (start the dev chain with --allow-remote)')
+            return
+          }
+          // A web page's script carries its Origin: refuse unless the operator allowed it, so that a
+          // page the operator visits cannot drive the chain from their browser.
+          const origin = info.req.headers.origin
+          if (origin !== undefined && !opts.allowedOrigins.includes(origin)) {
+            cb(false, 403, `origin ${origin} is not allowed (allowedOrigins)`)
+            return
+          }
+          if (connCount() >= opts.maxConnections) {
+            cb(false, 503, `connection limit of ${opts.maxConnections} reached`)
+            return
+          }
+          cb(true)
         },
       })
       await new Promise<void>((resolve, reject) => {
@@ -152,6 +170,7 @@ export class DevChainServer {
         })
       })
       const s = new DevChainServer(opts, state, store, server, wss, components, recovery)
+      connCount = () => s.conns.size
       s.attach(components.register)
       store.onFatal((err) => s.onStorageFailure(err))
       s.metrics?.bestBlock.set(Number(state.best))
@@ -213,7 +232,7 @@ export class DevChainServer {
       } else res.writeHead(404).end()
     })
     this.wss.on('connection', (ws) => {
-      const conn: Connection = { ws, subs: new Map() }
+      const conn: Connection = { ws, subs: new Map(), tokens: this.opts.maxCallsPerSecond, atMs: Date.now() }
       this.conns.add(conn)
       this.metrics?.connections.inc()
       ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary))
@@ -314,7 +333,30 @@ export class DevChainServer {
     this.send(conn, { jsonrpc: '2.0', id, error: err.toJSON() })
   }
 
+  /** Take one call from the connection's budget (continuous refill, capacity one second's calls). */
+  private takeCall(conn: Connection): boolean {
+    const now = Date.now()
+    const rate = this.opts.maxCallsPerSecond
+    conn.tokens = Math.min(rate, conn.tokens + ((now - conn.atMs) * rate) / 1000)
+    conn.atMs = now
+    if (conn.tokens < 1) return false
+    conn.tokens -= 1
+    return true
+  }
+
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
+    if (!this.takeCall(conn)) {
+      this.metrics?.rpcRequests.inc({ method: 'unknown', status: 'error' })
+      this.replyError(
+        conn,
+        null,
+        new RpcError(
+          'LIMIT_EXCEEDED',
+          `calls: more than ${this.opts.maxCallsPerSecond} per second on this connection`,
+        ),
+      )
+      return
+    }
     if (isBinary) {
       this.replyError(
         conn,
@@ -409,6 +451,12 @@ export class DevChainServer {
         },
       )
     }
+    if (conn.subs.size >= this.opts.maxSubscriptionsPerConnection) {
+      throw new RpcError(
+        'LIMIT_EXCEEDED',
+        `subscriptions: at most ${this.opts.maxSubscriptionsPerConnection} per connection`,
+      )
+    }
     const sub: Subscription = { id: String(++this.subSeq), nextBlock: from }
     this.send(conn, { jsonrpc: '2.0', id, result: { subscription: sub.id, fromBlock: from.toString() } })
     if (from <= this.published) {
@@ -417,6 +465,22 @@ export class DevChainServer {
     }
     conn.subs.set(sub.id, sub)
     this.metrics?.subscriptions.inc()
+  }
+
+  /**
+   * Registration is admitted, not open: an account already on the chain (genesis or admitted
+   * before) may update itself; a new one must be on the operator's allowlist (by account or peer
+   * key). Self-declared stake alone let 40 sybils take every seat of an epoch.
+   */
+  private checkAdmitted(tx: { account: Uint8Array; peer: Uint8Array }): void {
+    if (this.state.account(tx.account) !== undefined) return
+    const allow = this.opts.registrationAllowlist
+    if (allow.includes(bytesToHex(tx.account)) || allow.includes(bytesToHex(tx.peer))) return
+    throw new RegisterError(
+      'NOT_ADMITTED',
+      'account: not a genesis account and not on the registration allowlist (registrationAllowlist)',
+      'account',
+    )
   }
 
   /** Everything read or changed so far is on disk (reads never show what a crash could undo). */
@@ -455,6 +519,7 @@ export class DevChainServer {
         const tx = parseRegisterParams(params)
         let block: bigint
         try {
+          this.checkAdmitted(tx)
           block = this.state.applyRegister(tx).block
         } catch (err) {
           if (!(err instanceof RegisterError)) throw err

@@ -4,7 +4,8 @@
 // covers every record queued meanwhile); files are replaced by write-temp, fsync, rename, fsync-dir.
 // Restart = snapshot + replay of later records through the same state machine; a torn last record
 // (crash mid-write, never acknowledged) is cut off, damage anywhere else refuses to start.
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { Logger } from 'pino'
@@ -300,39 +301,63 @@ export class ChainStore {
     return { store, state, genesis, recovery: { fromSnapshot, replayed, truncatedBytes } }
   }
 
-  /** One process per data folder; a lock left by a killed process (dead pid) is taken over. */
+  /**
+   * One process per data folder; a lock left by a killed process (dead pid) is taken over. The lock
+   * appears atomically with its content (written to a private file, then hard-linked into place), so
+   * nobody ever reads an empty lock; a stale lock is moved aside by rename and checked to be exactly
+   * the one judged stale, so two processes taking over at once cannot both end up holding it.
+   */
   private static async lock(dir: string): Promise<void> {
     const path = join(dir, LOCK_FILE)
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const fh = await open(path, 'wx')
-        await fh.writeFile(String(process.pid))
-        await fh.close()
-        return
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      }
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-      // Our own pid: another store in this process holds the folder.
-      let alive = pid === process.pid
-      if (!alive && Number.isSafeInteger(pid) && pid > 0) {
+    const token = `${process.pid} ${randomBytes(8).toString('hex')}`
+    const mine = join(dir, `${LOCK_FILE}.${process.pid}.${randomBytes(4).toString('hex')}`)
+    await writeFile(mine, token)
+    try {
+      for (let attempt = 0; attempt < 8; attempt++) {
         try {
-          process.kill(pid, 0)
-          alive = true
+          await link(mine, path)
+          return
         } catch (err) {
-          alive = (err as NodeJS.ErrnoException).code === 'EPERM'
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
         }
+        const seen = (await readFile(path, 'utf8').catch(() => '')).trim()
+        const pid = Number(seen.split(' ')[0])
+        // Our own pid: another store in this process holds the folder.
+        let alive = pid === process.pid
+        if (!alive && Number.isSafeInteger(pid) && pid > 0) {
+          try {
+            process.kill(pid, 0)
+            alive = true
+          } catch (err) {
+            alive = (err as NodeJS.ErrnoException).code === 'EPERM'
+          }
+        }
+        if (alive) {
+          throw new DevChainError(
+            'DATA_DIR_LOCKED',
+            `${dir}: in use by process ${pid} (${LOCK_FILE})`,
+            'dataDir',
+          )
+        }
+        if (seen === '') continue // vanished meanwhile: try again
+        const aside = `${path}.stale.${randomBytes(4).toString('hex')}`
+        try {
+          await rename(path, aside)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+          throw err
+        }
+        const moved = (await readFile(aside, 'utf8').catch(() => '')).trim()
+        if (moved !== seen) {
+          // We moved a lock someone took in the meantime: put it back (unless yet another exists).
+          await link(aside, path).catch(() => {})
+        }
+        await rm(aside, { force: true })
       }
-      if (alive) {
-        throw new DevChainError(
-          'DATA_DIR_LOCKED',
-          `${dir}: in use by process ${pid} (${LOCK_FILE})`,
-          'dataDir',
-        )
-      }
-      await rm(path, { force: true })
+      throw new DevChainError('DATA_DIR_LOCKED', `${dir}: cannot take ${LOCK_FILE}`, 'dataDir')
+    } finally {
+      await rm(mine, { force: true })
     }
-    throw new DevChainError('DATA_DIR_LOCKED', `${dir}: cannot take ${LOCK_FILE}`, 'dataDir')
   }
 
   /** `--reset`: remove exactly the files this store writes, nothing else in the folder. */

@@ -44,7 +44,11 @@ interface DevchainFlags {
   snapshotEvery: number
   logLevel: string
   logFormat: LogFormat
+  allowRegister: string[]
+  allowOrigin: string[]
 }
+
+const collect = (v: string, all: string[]) => [...all, v]
 
 export function devchainCommand(): Command {
   const d = CHAIN_PARAM_DEFAULTS
@@ -105,6 +109,18 @@ export function devchainCommand(): Command {
         DEVCHAIN_DEFAULTS.snapshotEveryBlocks,
       )
       .option('--log-level <level>', 'pino level (logs go to stderr)', 'info')
+      .option(
+        '--allow-register <hexkey>',
+        'admit this account or peer key to chain_register (repeatable)',
+        collect,
+        [],
+      )
+      .option(
+        '--allow-origin <origin>',
+        'allow WebSocket handshakes from this browser origin (repeatable)',
+        collect,
+        [],
+      )
       .addOption(
         new Option(
           '--log-format <format>',
@@ -144,6 +160,8 @@ export function devchainCommand(): Command {
             reset: f.reset,
             allowRemote: f.allowRemote,
             snapshotEveryBlocks: f.snapshotEvery,
+            registrationAllowlist: f.allowRegister.map((k) => k.toLowerCase()),
+            allowedOrigins: f.allowOrigin,
             // Only what was given on the command line: an existing chain keeps its stored genesis.
             params: {
               seed: f.seed,

@@ -121,6 +121,8 @@ export class NodeKey {
     }
     await chmod(tmp, 0o600)
     await rename(tmp, path)
+    // The rename is durable only once the folder entry is.
+    await syncFolder(dirname(path))
   }
 
   sign(message: Uint8Array): Uint8Array {
@@ -130,5 +132,29 @@ export class NodeKey {
   /** Hex of the raw public key (the recipe `director_id` form). */
   get publicKeyHex(): string {
     return bytesToHex(this.publicKey)
+  }
+}
+
+/** Errors of a filesystem that cannot fsync a folder at all: the file itself was synced. */
+const FOLDER_SYNC_UNSUPPORTED = new Set(['EISDIR', 'EINVAL', 'ENOTSUP', 'EPERM'])
+
+/**
+ * fsync a folder so that a rename inside it survives a crash. Only "this filesystem cannot sync a
+ * folder" is tolerated; any other error (EIO, ENOSPC, …) is thrown: losing it would lose a write.
+ */
+export async function syncFolder(dir: string): Promise<void> {
+  let d: Awaited<ReturnType<typeof open>>
+  try {
+    d = await open(dir, 'r')
+  } catch (err) {
+    if (FOLDER_SYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) return
+    throw err
+  }
+  try {
+    await d.sync()
+  } catch (err) {
+    if (!FOLDER_SYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '')) throw err
+  } finally {
+    await d.close()
   }
 }

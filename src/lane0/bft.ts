@@ -58,6 +58,8 @@ export type BftIgnoreCode =
   | 'CONFLICTING_COMMIT'
   | 'ROUND_CLOSED'
   | 'STOPPED'
+  /** L2 norm outside this node's configured tolerance (a local setting). */
+  | 'EMBEDDING_NORM'
 
 /** A gossip validation failure (STYLE.md 6): mapped to reject/ignore in one place, `toValidation`. */
 export class BftGossipError extends Error {
@@ -83,6 +85,15 @@ export interface BftInput {
   /** BLAKE3(video bytes). */
   contentHash: Uint8Array
   embedding: Float32Array
+  /**
+   * The slot journal's record of what this director signed (PROTOCOL.md §5 step 5): `recorded`
+   * holds messages signed before a restart, re-sent exactly instead of signing new ones; `record`
+   * must make a newly signed message durable before it is published.
+   */
+  signed?: {
+    recorded: { proposal: Uint8Array | null; commit: Uint8Array | null }
+    record: (kind: 'proposal' | 'commit', bytes: Uint8Array) => Promise<void>
+  }
 }
 
 /** PROTOCOL.md §5 step 6. Failures are thrown as BftError, so `success` is true on every result. */
@@ -403,9 +414,12 @@ export class BftParticipant {
     const existing = r.proposals.get(signer)
     if (existing !== undefined && sameProposalContent(existing, p))
       throw ignore('DUPLICATE', 'proposal: already received')
-    // §5 step 2: 512 finite values, L2 norm within the tolerance of 1.
-    const problem = embeddingProblem(p.embedding, EMBEDDING_DIM, this.tolerance)
-    if (problem !== null) throw reject('BAD_EMBEDDING', `embedding: ${problem}`)
+    // §5 step 2: 512 finite values (from the bytes: reject), L2 norm within the tolerance of 1
+    // (the tolerance is this node's setting: ignore, PROTOCOL.md §2).
+    const shape = embeddingProblem(p.embedding, EMBEDDING_DIM, Number.POSITIVE_INFINITY)
+    if (shape !== null) throw reject('BAD_EMBEDDING', `embedding: ${shape}`)
+    const norm = embeddingProblem(p.embedding, EMBEDDING_DIM, this.tolerance)
+    if (norm !== null) throw ignore('EMBEDDING_NORM', `embedding: ${norm}`)
     if (!verifyProposalSignature(this.networkId, p))
       throw reject('BAD_SIGNATURE', 'signature: does not verify')
     if (existing !== undefined) {
@@ -551,6 +565,57 @@ export class BftParticipant {
     }
   }
 
+  /**
+   * Our proposal for the slot: the one journaled before a restart, exactly, if there is one (a
+   * generator that is not bit-exact would otherwise make us an equivocator); else a new one,
+   * journaled before it is published.
+   */
+  private async ownProposal(input: BftInput): Promise<Proposal> {
+    const recorded = input.signed?.recorded.proposal ?? null
+    if (recorded !== null) {
+      const s = decodeBftSignal(recorded)
+      if (s.kind === 'Proposal' && s.value.slot === input.slot && s.value.epoch === input.epoch) {
+        this.log.info({ slot: input.slot }, 're-sending the proposal journaled before the restart')
+        return s.value
+      }
+    }
+    const proposal = signProposal(this.key, this.networkId, {
+      epoch: input.epoch,
+      slot: input.slot,
+      recipe_hash: input.recipeHash,
+      content_hash: input.contentHash,
+      embedding: input.embedding,
+    })
+    await input.signed?.record('proposal', encodeBftSignal({ kind: 'Proposal', value: proposal }))
+    return proposal
+  }
+
+  /**
+   * Our commit: the journaled one if any (a director signs at most one commit per slot, §5 step 5;
+   * if it names another canonical hash, no new commit is signed), else a new one, journaled first.
+   */
+  private async ownCommit(input: BftInput, canonical: Uint8Array): Promise<Commit | null> {
+    const recorded = input.signed?.recorded.commit ?? null
+    if (recorded !== null) {
+      const s = decodeBftSignal(recorded)
+      if (s.kind === 'Commit' && s.value.slot === input.slot) {
+        if (equalBytes(s.value.canonical_hash, canonical)) return s.value
+        this.log.warn(
+          { slot: input.slot },
+          'journaled commit names another canonical hash: not signing a second',
+        )
+        return null
+      }
+    }
+    const commit = signCommit(this.key, this.networkId, {
+      epoch: input.epoch,
+      slot: input.slot,
+      canonical_hash: canonical,
+    })
+    await input.signed?.record('commit', encodeBftSignal({ kind: 'Commit', value: commit }))
+    return commit
+  }
+
   /** §5 step 4 over the proposals received so far. */
   private decide(
     r: Round,
@@ -663,13 +728,7 @@ export class BftParticipant {
     }
     const log = this.log.child({ epoch: input.epoch, slot: input.slot })
     try {
-      const proposal = signProposal(this.key, this.networkId, {
-        epoch: input.epoch,
-        slot: input.slot,
-        recipe_hash: input.recipeHash,
-        content_hash: input.contentHash,
-        embedding: input.embedding,
-      })
+      const proposal = await this.ownProposal(input)
       r.proposals.set(this.selfHex, proposal)
       this.events.emit('proposals', {
         epoch: r.epoch,
@@ -694,12 +753,8 @@ export class BftParticipant {
         r.local.matchingRecipe = matching
         r.local.decision = decision
         r.local.decided = true
-        if (decision !== null) {
-          const commit = signCommit(this.key, this.networkId, {
-            epoch: input.epoch,
-            slot: input.slot,
-            canonical_hash: decision.canonicalHash,
-          })
+        const commit = decision === null ? null : await this.ownCommit(input, decision.canonicalHash)
+        if (decision !== null && commit !== null) {
           r.commits.set(this.selfHex, commit)
           log.info(
             {

@@ -4,6 +4,7 @@
 // submitted twice, nothing acknowledged lost, unfinished submissions retried.
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import { syncFolder } from '../crypto/index.ts'
 import {
   bytesToHex,
   type Certificate,
@@ -74,6 +75,11 @@ export interface JournalEntry {
   submission: JournalSubmission
   finalized: boolean
   error: { stage: string; code: string; message: string } | null
+  /**
+   * The BFT messages this director signed for the slot (SCALE BftSignal bytes), written before they
+   * are published (PROTOCOL.md §5 step 5): after a restart exactly these are re-sent, never new ones.
+   */
+  signed: { proposal: Uint8Array | null; commit: Uint8Array | null }
   updatedAtMs: number
 }
 
@@ -94,6 +100,7 @@ export function newJournalEntry(epoch: bigint, slot: bigint, nowMs: number): Jou
     submission: { state: 'none', attempts: 0, notBeforeMs: null, block: null, detail: null },
     finalized: false,
     error: null,
+    signed: { proposal: null, commit: null },
     updatedAtMs: nowMs,
   }
 }
@@ -129,6 +136,7 @@ export function entryToJson(e: JournalEntry): string {
       },
       finalized: e.finalized,
       error: e.error,
+      signed: { proposal: hex(e.signed.proposal), commit: hex(e.signed.commit) },
       updated_at_ms: e.updatedAtMs,
     },
     null,
@@ -165,6 +173,10 @@ export function entryFromJson(text: string): JournalEntry {
     },
     finalized: j.finalized === true,
     error: (j.error as JournalEntry['error']) ?? null,
+    signed: {
+      proposal: unhex((j.signed as Record<string, unknown> | undefined)?.proposal),
+      commit: unhex((j.signed as Record<string, unknown> | undefined)?.commit),
+    },
     updatedAtMs: (j.updated_at_ms as number) ?? 0,
   }
 }
@@ -282,17 +294,8 @@ export class SlotJournal {
   }
 
   private async syncDir(): Promise<void> {
-    // The rename is durable only once the folder entry is: fsync the folder (not possible everywhere).
-    try {
-      const d = await open(this.dir, 'r')
-      try {
-        await d.sync()
-      } finally {
-        await d.close()
-      }
-    } catch {
-      // EISDIR/EINVAL on filesystems that cannot fsync a directory: the file itself was synced.
-    }
+    // The rename is durable only once the folder entry is; an I/O error here is a failed write.
+    await syncFolder(this.dir)
   }
 
   /** Wait for every pending write. */

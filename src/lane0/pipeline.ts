@@ -199,6 +199,9 @@ export class SlotPipeline {
     })
     let bft: BftResult
     try {
+      // §5 step 5: what we sign is journaled before it is published; after a restart the journaled
+      // messages are re-sent exactly (the entry survives recoverJournal's "abandoned" mark).
+      const recorded = this.c.journal.get(slot)?.signed ?? { proposal: null, commit: null }
       bft = await this.c.bft.runConsensus(
         {
           epoch,
@@ -206,6 +209,16 @@ export class SlotPipeline {
           recipeHash: recipe.recipeHash,
           contentHash: output.contentHash,
           embedding: output.clipEmbedding,
+          signed: {
+            recorded,
+            record: async (kind, bytes) => {
+              await this.c.journal.update(slot, (e) => ({
+                ...e,
+                signed: { ...e.signed, [kind]: bytes },
+                updatedAtMs: this.c.clock.now(),
+              }))
+            },
+          },
         },
         signal,
       )
@@ -278,7 +291,7 @@ export class SlotPipeline {
           role: bft.localRank === 0 ? 'canonical' : 'fallback-candidate',
         })
       publish = await this.c.publisher.publishCertified(
-        { slot, members: bft.members, video: output.video },
+        { slot, members: bft.members, video: output.video, contentHash: output.contentHash },
         signal,
       )
       if (publish.action === 'published') {

@@ -295,13 +295,23 @@ export class ChunkPublisher {
    * video is reassembled and verified against its certified content hash, else publishes its own.
    */
   async publishCertified(
-    args: { slot: bigint; members: readonly CertificateMember[]; video: Uint8Array | null },
+    args: {
+      slot: bigint
+      members: readonly CertificateMember[]
+      video: Uint8Array | null
+      /** BLAKE3 of `video`: when the certified hash differs (a proposal re-sent after a restart by a generator that is not bit-exact), this video is not the certified one and is not published. */
+      contentHash?: Uint8Array
+    },
     signal?: AbortSignal,
   ): Promise<PublishOutcome> {
     const me = bytesToHex(this.key.publicKeyProto)
     const rank = args.members.findIndex((m) => bytesToHex(m.signer) === me)
     if (rank < 0 || args.video === null) return { action: 'not-member' }
     const own = args.members[rank]!
+    if (args.contentHash !== undefined && !equalBytes(args.contentHash, own.content_hash)) {
+      this.log.warn({ slot: args.slot }, 'our certified content hash is not this video: not publishing it')
+      return { action: 'not-member' }
+    }
     if (rank === 0) {
       this.release(args.slot)
       return {

@@ -361,8 +361,10 @@ function classify(err: unknown): ValidationResult {
   if (err instanceof DecodeError) return 'reject'
   if (err instanceof RecipeQueueError) return 'ignore'
   if (err instanceof RecipeError) {
-    // A slot already past or a clock ahead of ours is stale/undecidable, not malicious.
-    return err.code === 'SLOT_PAST' || err.code === 'FUTURE_TIMESTAMP' ? 'ignore' : 'reject'
+    // Only a signature that does not verify under the recipe's own director_id follows from the
+    // bytes alone. Bounds and the author set are this node's settings, a past slot or a future
+    // timestamp its clock: ignore, so differently configured honest nodes never penalise each other.
+    return err.code === 'BAD_SIGNATURE' ? 'reject' : 'ignore'
   }
   return 'ignore'
 }

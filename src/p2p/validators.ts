@@ -145,10 +145,11 @@ function recipeErrorToGossip(err: RecipeError): GossipValidationError {
       return new GossipValidationError(GossipAction.IGNORE, 'NOT_YET_VALID', err.message, err)
     case 'BAD_SIGNATURE':
       return new GossipValidationError(GossipAction.REJECT, 'BAD_SIGNATURE', err.message, err)
+    // The author set and the bounds are this node's configuration (PROTOCOL.md §2: ignore).
     case 'UNAUTHORISED_AUTHOR':
-      return new GossipValidationError(GossipAction.REJECT, 'UNAUTHORISED_AUTHOR', err.message, err)
+      return new GossipValidationError(GossipAction.IGNORE, 'UNAUTHORISED_AUTHOR', err.message, err)
     default:
-      return new GossipValidationError(GossipAction.REJECT, 'INVALID_RECIPE', err.message, err)
+      return new GossipValidationError(GossipAction.IGNORE, 'INVALID_RECIPE', err.message, err)
   }
 }
 

@@ -19,6 +19,7 @@ import {
   peerBindingBytes,
 } from '../../../src/chain/index.ts'
 import { initBlake3, type NodeKey } from '../../../src/crypto/index.ts'
+import { bytesToHex } from '../../../src/types/index.ts'
 import { testKeys } from '../../fixtures/index.ts'
 import { expectRejectedWithCode } from '../../helpers.ts'
 import { DIRECTOR_STAKE, genesisDirectors } from '../../unit/chain/chain-fixtures.ts'
@@ -61,6 +62,8 @@ async function start(
         blocksPerSlot: 2,
         genesisAccounts: genesisDirectors(keys),
       },
+      // The keys these tests register are admitted by the operator (registration is not open).
+      registrationAllowlist: others.map((k) => bytesToHex(k.publicKeyProto)),
       ...extra,
     },
     register ? { metrics: createDevChainMetrics(register), register } : {},

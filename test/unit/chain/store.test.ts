@@ -199,5 +199,10 @@ describe('ChainStore', () => {
     await writeFile(join(dir, 'LOCK'), '2147483646')
     const again = await open(dir)
     await again.store.close()
+    // Two takeovers of one stale lock at once: exactly one holds the folder.
+    await writeFile(join(dir, 'LOCK'), '2147483646 stale')
+    const both = await Promise.allSettled([open(dir), open(dir)])
+    assert.equal(both.filter((r) => r.status === 'fulfilled').length, 1, 'one winner')
+    for (const r of both) if (r.status === 'fulfilled') await r.value.store.close()
   })
 })

@@ -13,6 +13,7 @@ import {
   publicKeyFromId,
   publicKeyFromProto,
   signDomain,
+  syncFolder,
   verifyDomain,
   verifyWithProtoKey,
 } from '../../../src/crypto/index.ts'
@@ -99,5 +100,20 @@ describe('domain-separated signatures', () => {
     assert.equal(verifyWithProtoKey(new Uint8Array(10), msg, key.sign(msg)), false)
     assert.equal(verifyWithProtoKey(key.publicKeyProto, msg, new Uint8Array(63)), false)
     assert.equal(verifyWithProtoKey(key.publicKeyProto, msg, new Uint8Array(64)), false)
+  })
+})
+
+describe('syncFolder', () => {
+  it('syncs a folder, and reports a real error instead of swallowing it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'nsn-sync-'))
+    try {
+      await syncFolder(dir)
+      await assert.rejects(
+        syncFolder(join(dir, 'missing')),
+        (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+      )
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

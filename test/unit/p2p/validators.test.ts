@@ -211,10 +211,11 @@ describe('recipes', async () => {
     assert.equal(validateRecipeMessage(deps, json).recipe_id, signed.recipe_id)
   })
 
-  it('rejects malformed bytes, bad bounds, a bad signature and an unauthorised author', async () => {
+  it('rejects malformed bytes and a bad signature; ignores bad bounds and an unauthorised author (local settings)', async () => {
     expectRefused(() => validateRecipeMessage(deps, new Uint8Array([1, 2, 3])), 'reject', 'MALFORMED')
     const badFps: Recipe = { ...signed, slot_params: { ...signed.slot_params, fps: 500 } }
-    expectRefused(() => validateRecipeMessage(deps, encodeRecipe(badFps)), 'reject', 'INVALID_RECIPE')
+    // Bounds and the author set are local settings: ignore (PROTOCOL.md §2), never reject.
+    expectRefused(() => validateRecipeMessage(deps, encodeRecipe(badFps)), 'ignore', 'INVALID_RECIPE')
     const tampered: Recipe = { ...signed, visual_track: { ...signed.visual_track, prompt: 'something else' } }
     expectRefused(() => validateRecipeMessage(deps, encodeRecipe(tampered)), 'reject', 'BAD_SIGNATURE')
     const byOutsider = await signedSampleRecipe({}, 2)
@@ -222,7 +223,7 @@ describe('recipes', async () => {
     assert.equal(byOutsider.security.director_id, outsider!.publicKeyHex)
     expectRefused(
       () => validateRecipeMessage(deps, encodeRecipe(byOutsider)),
-      'reject',
+      'ignore',
       'UNAUTHORISED_AUTHOR',
     )
   })
