@@ -109,7 +109,10 @@ export class HealthMonitor {
   ) {
     this.gauges = parts.registry ? nodeGauges(parts.registry) : null
     if (this.gauges && parts.info)
-      this.gauges.info.set({ version: parts.info.version, role: parts.info.role, peer_id: parts.info.peerId }, 1)
+      this.gauges.info.set(
+        { version: parts.info.version, role: parts.info.role, peer_id: parts.info.peerId },
+        1,
+      )
   }
 
   start(): void {
