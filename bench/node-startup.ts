@@ -29,7 +29,16 @@ function once(bin: string, n: number): Promise<number> {
     const t0 = performance.now()
     const child = spawn(
       process.execPath,
-      [bin, 'node', '--profile', 'devnet', '--data-dir', join(dir, `node-${n}`), '--chain-url', chain.ready.url],
+      [
+        bin,
+        'node',
+        '--profile',
+        'devnet',
+        '--data-dir',
+        join(dir, `node-${n}`),
+        '--chain-url',
+        chain.ready.url,
+      ],
       { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, NSN_PARENT_PID: String(process.pid) } },
     )
     const timer = setTimeout(() => {
@@ -59,6 +68,10 @@ try {
 }
 const tsx = median(results.tsx!)
 const compiled = median(results.compiled!)
-console.log(`nsn node start-up, median of ${runs}: tsx ${tsx.toFixed(0)} ms, compiled ${compiled.toFixed(0)} ms`)
+console.log(
+  `nsn node start-up, median of ${runs}: tsx ${tsx.toFixed(0)} ms, compiled ${compiled.toFixed(0)} ms`,
+)
 console.log(`ratio compiled / tsx: ${(compiled / tsx).toFixed(2)}`)
-console.log(`all runs (ms): tsx ${results.tsx!.map((x) => x.toFixed(0)).join(' ')}; compiled ${results.compiled!.map((x) => x.toFixed(0)).join(' ')}`)
+console.log(
+  `all runs (ms): tsx ${results.tsx!.map((x) => x.toFixed(0)).join(' ')}; compiled ${results.compiled!.map((x) => x.toFixed(0)).join(' ')}`,
+)
