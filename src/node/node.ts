@@ -217,6 +217,11 @@ export class NsnNode {
           : new SubstrateChainClient({ url: config.chain.url, logger: nodeLog })
       stops.push(() => chain.close())
       const chainInfo = await step('CHAIN_UNREACHABLE', `chain at ${config.chain.url}`, () => chain.info())
+      if (chainInfo.quorum !== config.lane0.quorum)
+        nodeLog.warn(
+          { configured: config.lane0.quorum, chain: chainInfo.quorum },
+          "lane0.quorum differs from the chain's quorum: the chain's is used",
+        )
 
       // The elected sets drive the relay policy, recipe authors and the viewer's trust anchor.
       const tracker = new EpochTracker(
@@ -249,7 +254,7 @@ export class NsnNode {
             electedForSlot,
             chunkSize: config.lane0.chunkSize,
             maxVideoBytes: config.lane0.maxVideoBytes,
-            maxContentIdsPerSlot: config.lane0.quorum,
+            maxContentIdsPerSlot: chainInfo.quorum,
           }),
           recipes: {
             authorisedAuthors: recipeAuthors(config, electedForSlot),
@@ -305,7 +310,8 @@ export class NsnNode {
           { key, gossip: p2p, chain, sidecar, logger: nodeLog, metrics: createLane0Metrics(registry) },
           {
             journalDir: join(dataDir, 'journal'),
-            config: { ...config.lane0, quorum: config.lane0.quorum },
+            // The chain's quorum is the one its certificate check applies (PROTOCOL.md §7).
+            config: { ...config.lane0, quorum: chainInfo.quorum },
             networkId: chainInfo.genesisHash,
             recipeBounds: config.recipes,
           },
