@@ -75,3 +75,30 @@ test('devnet: progress from the start, --reset refuses a held folder, children e
     },
   )
 })
+
+test('a child that stops before it is ready is reported with the cause from its log', async () => {
+  const { createServer } = await import('node:net')
+  const { startNsn, ProcessStartError } = await import('../../../src/node/processes.ts')
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+  const port = (srv.address() as { port: number }).port
+  try {
+    const err = await startNsn(
+      'devchain',
+      ['devchain', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'busy')],
+      {
+        logFile: join(dir, 'busy.log'),
+      },
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    )
+    assert.ok(err instanceof ProcessStartError, String(err))
+    assert.equal(
+      err.message,
+      `devchain: exited (3) before it was ready: nsn: --listen 127.0.0.1:${port}: address already in use; choose another port (port 0: any free port) (log: ${join(dir, 'busy.log')})`,
+    )
+  } finally {
+    srv.close()
+  }
+})
