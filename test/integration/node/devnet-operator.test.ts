@@ -55,6 +55,15 @@ test('devnet: progress from the start, --reset refuses a held folder, children e
     lines.join('\n'),
   )
 
+  // Per-director progress without a terminal: its state as the live view shows it.
+  await waitFor(
+    'a director state line',
+    () => lines.some((l) => /^director-0: (Standby|OnDeck|Active|Draining)/.test(l)),
+    {
+      timeoutMs: 30_000,
+      seen: () => lines.slice(-10).join(' | '),
+    },
+  )
   const reset = await runNsn(['devnet', '--reset', '--data-dir', data])
   assert.equal(reset.code, 3, reset.stderr)
   assert.match(
