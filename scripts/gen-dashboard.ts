@@ -11,6 +11,8 @@ interface PanelSpec {
   targets: [string, string][]
 }
 
+/** Grafana's datasource variable (a literal `${…}` in the JSON, not a template string). */
+const DS = '$' + '{datasource}'
 const SEL = '{job="nsn", instance=~"$instance"}'
 const by = (m: string, labels: string, extra = '') =>
   `sum by (${labels}) (rate(${m}{job="nsn", instance=~"$instance"${extra}}[$__rate_interval]))`
@@ -221,7 +223,7 @@ export function dashboard(): Record<string, unknown> {
         type: 'timeseries',
         title: p.title,
         id: id++,
-        datasource: { type: 'prometheus', uid: '${datasource}' },
+        datasource: { type: 'prometheus', uid: DS },
         gridPos: { h: 8, w: 8, x: (i % 3) * 8, y: y + Math.floor(i / 3) * 8 },
         fieldConfig: { defaults: { unit: p.unit ?? 'short' }, overrides: [] },
         options: { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
@@ -229,7 +231,7 @@ export function dashboard(): Record<string, unknown> {
           refId: String.fromCharCode(65 + k),
           expr,
           legendFormat,
-          datasource: { type: 'prometheus', uid: '${datasource}' },
+          datasource: { type: 'prometheus', uid: DS },
         })),
       })
     })
@@ -250,7 +252,7 @@ export function dashboard(): Record<string, unknown> {
         {
           name: 'instance',
           type: 'query',
-          datasource: { type: 'prometheus', uid: '${datasource}' },
+          datasource: { type: 'prometheus', uid: DS },
           query: 'label_values(up{job="nsn"}, instance)',
           includeAll: true,
           multi: true,

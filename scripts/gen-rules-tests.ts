@@ -130,9 +130,9 @@ export const CASES: Case[] = [
     alert: 'NsnRssGrowing',
     series: {
       // 600 MiB growing by 6 MB a minute; flat 700 MiB; growing but small.
-      [`nsn_process_process_resident_memory_bytes{instance="a"}`]: `${600 * MiB}+6000000x90`,
-      [`nsn_process_process_resident_memory_bytes{instance="b"}`]: `${700 * MiB}x90`,
-      [`nsn_process_process_resident_memory_bytes{instance="c"}`]: `${10 * MiB}+6000000x90`,
+      'nsn_process_process_resident_memory_bytes{instance="a"}': `${600 * MiB}+6000000x90`,
+      'nsn_process_process_resident_memory_bytes{instance="b"}': `${700 * MiB}x90`,
+      'nsn_process_process_resident_memory_bytes{instance="c"}': `${10 * MiB}+6000000x90`,
     },
     firesAt: '80m',
     firing: [{ instance: 'a' }],

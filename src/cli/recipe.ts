@@ -38,6 +38,66 @@ interface SubmitFlags {
   bootstrap: string[]
   print: boolean
   timeoutMs: number
+  wait: boolean
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
+/**
+ * What the chain says about a recipe before it is published: a slot that has begun or passed is
+ * refused by every director (PROTOCOL.md §3), so it is refused here; an author that is not elected
+ * for the slot's epoch is accepted only by nodes listing it in lane0.recipeAuthors, which this
+ * command cannot see, so that is a warning.
+ */
+async function checkAgainstChain(chainUrl: string, slot: bigint, key: NodeKey): Promise<void> {
+  const chain = new DevChainClient({ url: chainUrl })
+  try {
+    const info = await chain.info()
+    const current = info.bestBlock / BigInt(info.blocksPerSlot)
+    if (slot <= current)
+      throw new RecipeSubmitError(
+        `slot ${slot} has begun or passed (the chain is in slot ${current}): every director drops it; use --slot ${current + 1n} or later`,
+      )
+    const epoch = slot / BigInt(info.slotsPerEpoch)
+    const elected = await chain.electedDirectors(epoch)
+    if (elected.length > 0 && !elected.some((d) => equalBytes(d, key.publicKeyProto)))
+      process.stderr.write(
+        `nsn recipe submit: warning: ${key.peerId} is not an elected director of epoch ${epoch}; directors accept it only if their lane0.recipeAuthors lists ${key.publicKeyHex}\n`,
+      )
+  } finally {
+    await chain.close()
+  }
+}
+
+/** Wait until the chain records a result for `slot` (a director queued and produced it), or the slot is over. */
+async function waitForResult(chainUrl: string, slot: bigint, timeoutMs: number): Promise<boolean> {
+  const chain = new DevChainClient({ url: chainUrl })
+  try {
+    const info = await chain.info()
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => done(false), timeoutMs)
+      const done = (v: boolean) => {
+        clearTimeout(timer)
+        off()
+        resolve(v)
+      }
+      const off = chain.subscribe((ev) => {
+        if ((ev.type === 'BftResultSubmitted' || ev.type === 'BftResultFinalized') && ev.slot === slot)
+          done(true)
+        // Two slots after its own, a result would have been submitted (submission follows the slot).
+        else if (ev.type === 'NewBlock' && ev.block / BigInt(info.blocksPerSlot) > slot + 2n) done(false)
+      })
+    })
+  } finally {
+    await chain.close()
+  }
+}
+
+/** A recipe that cannot be delivered as asked: exit 3 with the reason. */
+export class RecipeSubmitError extends Error {
+  override readonly name = 'RecipeSubmitError'
 }
 
 /** The slot after the chain's current one (so the recipe arrives before its slot starts). */
@@ -96,9 +156,18 @@ export function recipeCommand(): Command {
     .option('--bootstrap <multiaddr>', 'a node to publish through, repeatable', collect, [])
     .option('--print', 'print the signed recipe as JSON instead of publishing it', false)
     .option('--timeout-ms <ms>', 'how long to wait for a peer', int, 15_000)
+    .option(
+      '--wait',
+      'after publishing, wait until the chain records a result for the slot (needs --chain-url)',
+      false,
+    )
     .addHelpText(
       'after',
-      '\nExit codes: 0 published (or printed), 1 the recipe is invalid, 2 bad usage, 3 not published.',
+      '\nWith --chain-url the slot is checked first (a begun or past slot is refused) and the author is\n' +
+        'checked against the elected directors. The author key must not be the key of a node you publish\n' +
+        'through (a node cannot dial itself): sign with a separate key listed in lane0.recipeAuthors.\n' +
+        'Exit codes: 0 published (or printed; with --wait: a director produced the slot), 1 the recipe is\n' +
+        'invalid, 2 bad usage, 3 not published or (--wait) no result for the slot.',
     )
     .action(async (f: SubmitFlags) => {
       const key = await NodeKey.load(f.key)
@@ -131,10 +200,26 @@ export function recipeCommand(): Command {
       }
       if (f.bootstrap.length === 0)
         throw new UsageError('nsn recipe submit: --bootstrap: give at least one node to publish through')
+      const own = f.bootstrap.find((b) => b.endsWith(`/p2p/${key.peerId}`))
+      if (own !== undefined)
+        throw new UsageError(
+          `nsn recipe submit: --key is the node key of ${own}: a node cannot dial itself, so the recipe would reach no peer; sign with a separate author key (nsn keygen --out author.key) listed in lane0.recipeAuthors, or publish through another node`,
+        )
+      if (f.wait && f.chainUrl === undefined)
+        throw new UsageError('nsn recipe submit: --wait needs --chain-url')
+      if (f.chainUrl !== undefined) await checkAgainstChain(f.chainUrl, signed.slot_params.slot_number, key)
       const recipients = await publishRecipe(key, f.bootstrap, encodeRecipe(signed), f.timeoutMs)
       process.stdout.write(
         `${JSON.stringify({ event: 'published', slot: signed.slot_params.slot_number.toString(), recipe_id: signed.recipe_id, recipients })}\n`,
       )
+      if (f.wait) {
+        const slot = signed.slot_params.slot_number
+        if (!(await waitForResult(f.chainUrl!, slot, 10 * 60_000)))
+          throw new RecipeSubmitError(
+            `no director produced slot ${slot}: it was not queued (refused: see the directors' logs and nsn_lane0_recipes_total) or its slot failed (nsn status)`,
+          )
+        process.stdout.write(`${JSON.stringify({ event: 'result', slot: slot.toString() })}\n`)
+      }
     })
   return recipe
 }

@@ -329,7 +329,8 @@ export class NsnNode {
           { key, gossip: p2p, chain, sidecar, logger: nodeLog, metrics: createLane0Metrics(registry) },
           {
             journalDir: join(dataDir, 'journal'),
-            config: { ...config.lane0, quorum: config.lane0.quorum },
+            // The chain's quorum is the one its certificate check applies (PROTOCOL.md §7).
+            config: { ...config.lane0, quorum: chainInfo.quorum },
             networkId: chainInfo.genesisHash,
             recipeBounds: config.recipes,
             vortexOutputDir: outputDir,

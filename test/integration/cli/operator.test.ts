@@ -236,6 +236,45 @@ describe('a node against a dev chain', () => {
     )
   })
 
+  test("recipe submit refuses a past slot (checked on chain) and a node's own key", async () => {
+    const v1 = procs.find((p) => p.name === 'v1')!
+    const addr = v1.ready.listen.find((a) => !a.includes('/ws'))!
+    const author = join(dir, 'author.key')
+    assert.equal((await runNsn(['keygen', '--out', author])).code, 0)
+    const past = await runNsn([
+      'recipe',
+      'submit',
+      '--key',
+      author,
+      '--slot',
+      '0',
+      '--chain-url',
+      chain.ready.url,
+      '--bootstrap',
+      addr,
+    ])
+    assert.equal(past.code, 3, past.stderr)
+    assert.match(
+      past.first,
+      /^nsn: slot 0 has begun or passed \(the chain is in slot \d+\): every director drops it; use --slot \d+ or later$/,
+    )
+    const own = await runNsn([
+      'recipe',
+      'submit',
+      '--key',
+      join(dir, 'v1', 'node.key'),
+      '--slot',
+      '999',
+      '--bootstrap',
+      addr,
+    ])
+    assert.equal(own.code, 2, own.stderr)
+    assert.equal(
+      own.first,
+      `nsn recipe submit: --key is the node key of ${addr}: a node cannot dial itself, so the recipe would reach no peer; sign with a separate author key (nsn keygen --out author.key) listed in lane0.recipeAuthors, or publish through another node`,
+    )
+  })
+
   test('a busy p2p port names p2p.listen, without libp2p advice about options nsn does not have', async () => {
     const { port, server } = await holdPort()
     const keyFile = join(dir, 'busy-p2p.key')

@@ -55,6 +55,15 @@ test('devnet: progress from the start, --reset refuses a held folder, children e
     lines.join('\n'),
   )
 
+  // Per-director progress without a terminal: its state as the live view shows it.
+  await waitFor(
+    'a director state line',
+    () => lines.some((l) => /^director-0: (Standby|OnDeck|Active|Draining)/.test(l)),
+    {
+      timeoutMs: 30_000,
+      seen: () => lines.slice(-10).join(' | '),
+    },
+  )
   const reset = await runNsn(['devnet', '--reset', '--data-dir', data])
   assert.equal(reset.code, 3, reset.stderr)
   assert.match(
@@ -74,4 +83,31 @@ test('devnet: progress from the start, --reset refuses a held folder, children e
       seen: () => JSON.stringify(tree.filter((p) => cmdline(p.pid) !== null)),
     },
   )
+})
+
+test('a child that stops before it is ready is reported with the cause from its log', async () => {
+  const { createServer } = await import('node:net')
+  const { startNsn, ProcessStartError } = await import('../../../src/node/processes.ts')
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()))
+  const port = (srv.address() as { port: number }).port
+  try {
+    const err = await startNsn(
+      'devchain',
+      ['devchain', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'busy')],
+      {
+        logFile: join(dir, 'busy.log'),
+      },
+    ).then(
+      () => null,
+      (e: unknown) => e,
+    )
+    assert.ok(err instanceof ProcessStartError, String(err))
+    assert.equal(
+      err.message,
+      `devchain: exited (3) before it was ready: nsn: --listen 127.0.0.1:${port}: address already in use; choose another port (port 0: any free port) (log: ${join(dir, 'busy.log')})`,
+    )
+  } finally {
+    srv.close()
+  }
 })

@@ -41,13 +41,19 @@ describe('config', () => {
       profile: { lane0: { bftTimeoutMs: 1, publishGraceMs: 1, submitGraceMs: 7 } },
       file: f,
       env: { NSN_LANE0_BFT_TIMEOUT_MS: '7000', PATH: '/bin' },
-      set: ['lane0.bftTimeoutMs=8000', 'p2p.bootstrap=/ip4/127.0.0.1/tcp/1/p2p/x,/ip4/127.0.0.1/tcp/2/p2p/y'],
+      set: [
+        'lane0.bftTimeoutMs=8000',
+        'p2p.bootstrap=/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNL8TWgy2tE1isfEHJqU4Ws6GryDdAjd2HZP3oFmh3ckb,/ip4/127.0.0.1/tcp/2/p2p/12D3KooWKfczdL3nBTBUCK9Npwv6aUiaj7pi3GvA9hwXM7xk5EFK',
+      ],
     })
     assert.equal(c.lane0.bftTimeoutMs, 8000, 'flag wins')
     assert.equal(c.lane0.publishGraceMs, 100, 'file beats profile')
     assert.equal(c.lane0.submitGraceMs, 7, 'profile beats default')
     assert.equal(c.node.role, 'viewer')
-    assert.deepEqual(c.p2p.bootstrap, ['/ip4/127.0.0.1/tcp/1/p2p/x', '/ip4/127.0.0.1/tcp/2/p2p/y'])
+    assert.deepEqual(c.p2p.bootstrap, [
+      '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNL8TWgy2tE1isfEHJqU4Ws6GryDdAjd2HZP3oFmh3ckb',
+      '/ip4/127.0.0.1/tcp/2/p2p/12D3KooWKfczdL3nBTBUCK9Npwv6aUiaj7pi3GvA9hwXM7xk5EFK',
+    ])
     const e = await loadConfig({ env: { NSN_LANE0_BFT_TIMEOUT_MS: '7000' } })
     assert.equal(e.lane0.bftTimeoutMs, 7000, 'env beats default')
   })
