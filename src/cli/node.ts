@@ -3,6 +3,7 @@ import { Command } from 'commander'
 import { ConfigError, type ConfigSources, loadConfig, type NodeConfig } from '../node/config.ts'
 import { DEVNET_PROFILE } from '../node/devnet-profile.ts'
 import { NsnNode } from '../node/node.ts'
+import { formatP2PStatus, type P2PStatus } from '../p2p/index.ts'
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
@@ -108,7 +109,8 @@ export function statusCommand(): Command {
   return new Command('status')
     .description("print a running node's /api/status")
     .option('--url <url>', 'the node HTTP address', 'http://127.0.0.1:9100')
-    .action(async (opts: { url: string }) => {
+    .option('--json', 'print the raw /api/status JSON')
+    .action(async (opts: { url: string; json?: boolean }) => {
       const url = `${opts.url.replace(/\/$/, '')}/api/status`
       let res: Response
       try {
@@ -116,6 +118,12 @@ export function statusCommand(): Command {
       } catch (err) {
         throw new Error(`no node answers at ${url} (${(err as Error).message})`)
       }
-      process.stdout.write(`${JSON.stringify(await res.json(), null, 2)}\n`)
+      const status = (await res.json()) as { role?: string; chain?: unknown; p2p?: P2PStatus }
+      if (opts.json === true || status.p2p?.reachability === undefined) {
+        process.stdout.write(`${JSON.stringify(status, null, 2)}\n`)
+        return
+      }
+      const lines = [`role         ${status.role ?? '?'}`, `chain        ${JSON.stringify(status.chain)}`]
+      process.stdout.write(`${[...lines, ...formatP2PStatus(status.p2p)].join('\n')}\n`)
     })
 }
