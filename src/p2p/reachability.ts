@@ -170,7 +170,11 @@ export function perIpGater(max: number, connections: () => readonly Connection[]
 export type ConnectionKind = 'direct' | 'relayed' | 'hole-punched'
 
 export interface ReachabilityStatus {
-  /** public: a public address confirmed by AutoNAT; private: none confirmed, or only relayed. */
+  /**
+   * private: the node holds a relay reservation, or AutoNAT confirmed none of its observed
+   * addresses within a minute; public: a public address confirmed (AutoNAT, or its own listen or
+   * announce address); unknown: neither yet.
+   */
   nat: 'public' | 'private' | 'unknown'
   /** Addresses peers reported seeing us at (identify), with whether AutoNAT confirmed them. */
   observed: { addr: string; verified: boolean }[]
@@ -280,15 +284,26 @@ export class Reachability {
   private async findAndDial(id: PeerId): Promise<void> {
     const signal = AbortSignal.timeout(20_000)
     try {
-      if (this.node.getConnections(id).length === 0) {
-        // Addresses from the DHT (or the peer store, when already known).
-        const info = await this.node.peerRouting.findPeer(id, { signal }).catch(() => null)
-        if (info !== null)
-          this.log.debug({ peer: id.toString(), addrs: info.multiaddrs.map(String) }, 'director found')
+      const relayed = this.node.getConnections(id).length > 0
+      // Addresses from the DHT (the peer store already has them when the peer is connected).
+      if (!relayed) await this.node.peerRouting.findPeer(id, { signal }).catch(() => null)
+      if (!relayed) {
+        await this.node.dial(id, { signal })
+        return
       }
-      await this.node.dial(id, { signal })
+      // Only a relayed connection: dial([peer]) would return it, so dial the peer's direct
+      // addresses explicitly (the NAT'd side reaches a public peer this way when DCUtR did not).
+      const peer = await this.node.peerStore.get(id)
+      const direct = peer.addresses
+        .map((a) => a.multiaddr)
+        .filter((a) => !a.toString().includes('/p2p-circuit'))
+        .map((a) => (a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${id.toString()}`)))
+      if (direct.length > 0) await this.node.dial(direct, { signal, force: true })
     } catch (err) {
-      this.log.debug({ peer: id.toString(), err: (err as Error).message }, 'director not reachable yet')
+      this.log.debug(
+        { peer: id.toString(), err: (err as Error).message },
+        'director not reachable directly yet',
+      )
     }
   }
 
@@ -308,10 +323,12 @@ export class Reachability {
     )
     const dht = node.services.dht as SingleKadDHT | undefined
     const relay = node.services.relay as { reservations?: { size: number } } | undefined
+    // A node that holds a relay reservation is reachable only through it: private. Otherwise a
+    // confirmed (AutoNAT, or a listen/announce address of our own) public address: public.
     let nat: ReachabilityStatus['nat'] = 'unknown'
-    if (publicVerified) nat = 'public'
-    else if (reservations.length > 0 || (observed.length > 0 && Date.now() - this.startedAt > 60_000))
-      nat = 'private'
+    if (reservations.length > 0) nat = 'private'
+    else if (publicVerified) nat = 'public'
+    else if (observed.length > 0 && Date.now() - this.startedAt > 60_000) nat = 'private'
     const directConnected = [...this.protectedPeers].filter((p) =>
       node.getConnections(peerIdFromString(p)).some((c) => !isRelayed(c)),
     ).length
