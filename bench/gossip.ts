@@ -21,7 +21,7 @@ const MiB = 1024 * 1024
 const NODES = 10
 const LATENCY_CHUNKS = 20
 const STREAM_CHUNKS = 32
-const STEP_TIMEOUT_MS = 60_000
+const STEP_TIMEOUT_MS = 120_000
 const PUBLISHER_SEED = 100
 
 /** Wall-clock time in ms with sub-ms resolution, comparable between processes of one host. */
