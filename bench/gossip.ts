@@ -1,228 +1,364 @@
-// GossipSub delivery of signed 1 MiB video chunks across a 10-node mesh: ten real libp2p nodes
-// (TCP, Noise, Yamux, our validators) in ONE process on 127.0.0.1, so every hop's crypto and
-// validation share this machine's cores. Prints latency p50/p99, sustained MiB/s and memory per
-// node; asserts nothing.
-import { randomBytes } from 'node:crypto'
+// GossipSub delivery of signed 1 MiB video chunks between real libp2p nodes (TCP, Noise, Yamux, our
+// validators) on 127.0.0.1, EACH NODE ITS OWN PROCESS (this file re-runs itself as a node with
+// `--node`). Prints, in one run:
+//   - the floor: the CPU work one relaying node must do per MiB (Noise decrypt + encrypt with
+//     node:crypto ChaCha20-Poly1305, one StrictSign Ed25519 verification over the message, BLAKE3,
+//     the chunk header's signature check), measured here and now, so that the figures below can be
+//     read as ratios on a loaded machine;
+//   - one hop, 1 MiB: latency p50/p99 and CPU ms per MiB at the receiver;
+//   - a 10-node mesh (10 processes): latency p50/p99 to every receiver, and CPU ms per MiB per node
+//     under a stream of chunks.
+// Asserts nothing. Set NSN_BENCH_PROF=<dir> to write a --cpu-prof profile of node 1 (a relay).
+import '../src/polyfill.ts'
+import { type ChildProcess, fork } from 'node:child_process'
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
-import { blake3, NodeKey } from '../src/crypto/index.ts'
+import { blake3, initBlake3, NodeKey, verifyWithProtoKey } from '../src/crypto/index.ts'
 import { buildVideoChunks, P2PNode, staticElection } from '../src/p2p/index.ts'
-import { bytesToHex, type VideoChunk } from '../src/types/index.ts'
+import { bytesToHex, encodeVideoChunkHeader, type VideoChunk } from '../src/types/index.ts'
 
 const MiB = 1024 * 1024
 const NODES = 10
 const LATENCY_CHUNKS = 20
 const STREAM_CHUNKS = 32
-const DEADLINE_MS = 30_000
+const STEP_TIMEOUT_MS = 120_000
+const PUBLISHER_SEED = 100
 
-// A real GC before each memory reading (the bench runner does not pass --expose-gc).
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-/** Live JS heap plus Buffer/ArrayBuffer memory (where the 1 MiB payloads live). */
-const liveBytes = () => {
-  gc()
-  const m = process.memoryUsage()
-  return { rss: m.rss, live: m.heapUsed + m.arrayBuffers }
-}
-
+/** Wall-clock time in ms with sub-ms resolution, comparable between processes of one host. */
+const now = () => performance.timeOrigin + performance.now()
+const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN
 }
-const mib = (bytes: number) => (bytes / MiB).toFixed(1)
+const seedKey = (seed: number) => NodeKey.fromSeed(new Uint8Array(32).fill(seed))
 
-async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs
-  while (performance.now() < deadline) {
-    if (cond()) return true
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  return cond()
-}
+type ToNode =
+  | { cmd: 'dial'; addrs: string[] }
+  | { cmd: 'mesh'; min: number }
+  | { cmd: 'one'; index: number }
+  | { cmd: 'stream' }
+  | { cmd: 'cpu' }
+  | { cmd: 'stop' }
+type FromNode =
+  | { ev: 'ready'; addr: string; peerId: string }
+  | { ev: 'ok'; mesh?: number }
+  | { ev: 'arrived'; index: number; at: number }
+  | { ev: 'streamed'; at: number[] }
+  | { ev: 'sent'; index: number; at: number }
+  | { ev: 'cpu'; ms: number; bytes: number; duplicates: number; forwarded: number }
 
-/** Phase 0: one hop between two nodes alone, for reference (no other node competes for the CPU). */
-async function oneHop(): Promise<number[]> {
-  const ks = await Promise.all([1, 2].map((i) => NodeKey.fromSeed(new Uint8Array(32).fill(i + 200))))
-  const pair = ks.map(
-    (key) =>
-      new P2PNode({
-        key,
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-        electedForSlot: staticElection([ks[0]!.publicKeyProto]),
-      }),
-  )
-  try {
-    await Promise.all(pair.map((n) => n.start()))
-    await pair[1]!.dial(pair[0]!.multiaddrs()[0]!)
-    let last = 0
-    let count = 0
-    pair[1]!.subscribe('video', () => {
-      last = performance.now()
-      count++
-    })
-    await until(() => pair[0]!.meshPeers('video').length === 1, 10_000)
-    const v = new Uint8Array(randomBytes(LATENCY_CHUNKS * MiB))
-    const out: number[] = []
-    for (const c of buildVideoChunks(bytesToHex(blake3(v)), 1n, v, ks[0]!)) {
-      const t = performance.now()
-      const before = count
-      await pair[0]!.publishVideo([c])
-      if (await until(() => count > before, 5000)) out.push(last - t)
-    }
-    return out
-  } finally {
-    await Promise.allSettled(pair.map((n) => n.stop()))
-  }
-}
+// ---------------------------------------------------------------------------------------------
+// One node (child process)
 
-const memBase = liveBytes()
-const keys = await Promise.all(
-  Array.from({ length: NODES }, (_, i) => NodeKey.fromSeed(new Uint8Array(32).fill(i + 100))),
-)
-const electedForSlot = staticElection([keys[0]!.publicKeyProto])
-const nodes = keys.map((key) => new P2PNode({ key, listen: ['/ip4/127.0.0.1/tcp/0'], electedForSlot }))
-
-/** Per receiver: `${content}:${index}` → arrival time. */
-const arrivals = nodes.map(() => new Map<string, number>())
-
-try {
-  await Promise.all(nodes.map((n) => n.start()))
-  // Ring plus chords: node i dials i+1 and i+3, and the first half dial across (i+5): degree 5.
-  for (let i = 0; i < NODES; i++) {
-    const targets = [(i + 1) % NODES, (i + 3) % NODES, ...(i < NODES / 2 ? [i + NODES / 2] : [])]
-    for (const j of targets) await nodes[i]!.dial(nodes[j]!.multiaddrs()[0]!)
-  }
-  nodes.forEach((n, i) => {
-    n.subscribeDecoded('video', (c) =>
-      arrivals[i]!.set(`${c.header.content_id}:${c.header.chunk_index}`, performance.now()),
-    )
+async function runNode(seed: number): Promise<void> {
+  await initBlake3()
+  const send = (m: FromNode) => process.send?.(m)
+  const publisherKey = await seedKey(PUBLISHER_SEED)
+  const key = seed === PUBLISHER_SEED ? publisherKey : await seedKey(seed)
+  const node = new P2PNode({
+    key,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    electedForSlot: staticElection([publisherKey.publicKeyProto]),
   })
-  const meshed = await until(() => nodes.every((n) => n.meshPeers('video').length >= 5), 10_000)
-  const meshSizes = nodes.map((n) => n.meshPeers('video').length)
-  console.log(
-    `nodes ${NODES} (one process, 127.0.0.1, TCP+Noise+Yamux), video mesh sizes ${meshSizes.join(',')}${meshed ? '' : ' (not all >= 5)'}`,
-  )
-  const memMeshed = liveBytes()
-
+  await node.start()
+  let bytes = 0
+  const streamed: number[] = []
+  let cpu0 = process.cpuUsage()
+  let relay0 = node.status().relayPath
+  node.subscribeDecoded('video', (c) => {
+    bytes += c.payload.length
+    // The stream phase publishes in slot 2: its arrivals are reported once, when all are in (one
+    // IPC message per chunk would add the bench's own work to the CPU measured).
+    if (c.header.slot === 2n) {
+      streamed[c.header.chunk_index] = now()
+      if (streamed.filter((t) => t !== undefined).length === STREAM_CHUNKS)
+        send({ ev: 'streamed', at: streamed })
+    } else send({ ev: 'arrived', index: c.header.chunk_index, at: now() })
+  })
+  let chunks: VideoChunk[] = []
+  // NSN_BENCH_PROF: profile node 1 (a relay) over the stream phase only (between two 'cpu' asks).
+  const profileDir = process.env.NSN_BENCH_PROF
+  let profile: (() => Promise<void>) | undefined
+  if (profileDir !== undefined && seed === PUBLISHER_SEED + 1) {
+    const { Session } = await import('node:inspector/promises')
+    const { writeFile } = await import('node:fs/promises')
+    const session = new Session()
+    session.connect()
+    let running = false
+    let asks = 0
+    profile = async () => {
+      asks++
+      if (asks === 1) {
+        await session.post('Profiler.enable')
+        await session.post('Profiler.start')
+        running = true
+      } else if (running) {
+        const { profile: p } = await session.post('Profiler.stop')
+        running = false
+        await writeFile(`${profileDir}/relay-${process.pid}.cpuprofile`, JSON.stringify(p))
+      }
+    }
+  }
   const video = (n: number) => {
     const v = new Uint8Array(randomBytes(n * MiB))
-    return buildVideoChunks(bytesToHex(blake3(v)), 1n, v, keys[0]!)
+    return buildVideoChunks(bytesToHex(blake3(v)), 1n, v, key)
   }
-  const allArrived = (contentId: string, count: number) =>
-    arrivals.slice(1).every((a) => {
-      for (let i = 0; i < count; i++) if (!a.has(`${contentId}:${i}`)) return false
-      return true
-    })
-  const latencies = (chunks: VideoChunk[], sentAt: number[]) => {
-    const out: number[] = []
-    for (const [i, c] of chunks.entries()) {
-      for (const a of arrivals.slice(1)) {
-        const t = a.get(`${c.header.content_id}:${i}`)
-        if (t !== undefined) out.push(t - sentAt[i]!)
+  process.on('message', async (m: ToNode) => {
+    if (m.cmd === 'dial') {
+      for (const a of m.addrs) await node.dial(a)
+      send({ ev: 'ok' })
+    } else if (m.cmd === 'mesh') {
+      send({ ev: 'ok', mesh: await node.waitForMesh('video', m.min, 20_000) })
+    } else if (m.cmd === 'one') {
+      if (m.index === 0) chunks = video(LATENCY_CHUNKS)
+      const at = now()
+      await node.publishVideo([chunks[m.index]!])
+      send({ ev: 'sent', index: m.index, at })
+    } else if (m.cmd === 'stream') {
+      const v = new Uint8Array(randomBytes(STREAM_CHUNKS * MiB))
+      const built = buildVideoChunks(bytesToHex(blake3(v)), 2n, v, key)
+      cpu0 = process.cpuUsage()
+      relay0 = node.status().relayPath
+      const sentAt: number[] = []
+      for (const c of built) {
+        sentAt.push(now())
+        await node.publishVideo([c])
       }
+      for (const [i, at] of sentAt.entries()) send({ ev: 'sent', index: 1000 + i, at })
+      send({ ev: 'ok' })
+    } else if (m.cmd === 'cpu') {
+      await profile?.()
+      const r = node.status().relayPath
+      send({
+        ev: 'cpu',
+        ms: cpuMs(process.cpuUsage(cpu0)),
+        bytes,
+        duplicates: r.duplicatesReceived - relay0.duplicatesReceived,
+        forwarded: r.forwarded - relay0.forwarded,
+      })
+      relay0 = r
+      bytes = 0
+      cpu0 = process.cpuUsage()
+    } else if (m.cmd === 'stop') {
+      await node.stop()
+      process.exit(0)
     }
-    return out
-  }
-
-  // 1. One chunk at a time: the unloaded latency to the last of 9 receivers.
-  const single = video(LATENCY_CHUNKS)
-  const singleSent: number[] = []
-  for (const [i, c] of single.entries()) {
-    singleSent[i] = performance.now()
-    await nodes[0]!.publishVideo([c])
-    await until(() => arrivals.slice(1).every((a) => a.has(`${c.header.content_id}:${i}`)), 5000)
-  }
-  const lat1 = latencies(single, singleSent)
-  console.log(
-    `one 1 MiB chunk at a time (${LATENCY_CHUNKS} chunks x ${NODES - 1} receivers): ` +
-      `latency p50 ${pct(lat1, 50).toFixed(1)} ms, p99 ${pct(lat1, 99).toFixed(1)} ms, max ${Math.max(...lat1).toFixed(1)} ms`,
-  )
-  // The same latencies grouped by the receiver's distance (connection hops) from the publisher.
-  const ids = nodes.map((n) => n.peerId)
-  const hops = new Map<number, number>([[0, 0]])
-  for (let frontier = [0]; frontier.length > 0; ) {
-    const next: number[] = []
-    for (const i of frontier) {
-      for (const c of nodes[i]!.status().connections) {
-        const j = ids.indexOf(c.peer)
-        if (j >= 0 && !hops.has(j)) {
-          hops.set(j, hops.get(i)! + 1)
-          next.push(j)
-        }
-      }
-    }
-    frontier = next
-  }
-  const byHop = new Map<number, number[]>()
-  for (const [i, c] of single.entries()) {
-    for (let r = 1; r < NODES; r++) {
-      const t = arrivals[r]!.get(`${c.header.content_id}:${i}`)
-      const h = hops.get(r) ?? -1
-      if (t !== undefined) byHop.set(h, [...(byHop.get(h) ?? []), t - singleSent[i]!])
-    }
-  }
-  console.log(
-    `  by distance from the publisher: ${[...byHop]
-      .sort(([a], [b]) => a - b)
-      .map(([h, xs]) => `${h} hop${h === 1 ? '' : 's'} p50 ${pct(xs, 50).toFixed(1)} ms`)
-      .join(', ')}`,
-  )
-
-  // 2. A stream: publishVideo of STREAM_CHUNKS chunks back to back (paced by its acks).
-  const stream = video(STREAM_CHUNKS)
-  const cid = stream[0]!.header.content_id
-  const sentAt: number[] = []
-  const cpu0 = process.cpuUsage()
-  const t0 = performance.now()
-  const report = { published: 0, maxAckMs: 0, sumAckMs: 0 }
-  for (const [i, c] of stream.entries()) {
-    sentAt[i] = performance.now()
-    const r = await nodes[0]!.publishVideo([c])
-    report.published += r.published
-    report.maxAckMs = Math.max(report.maxAckMs, r.maxAckMs)
-    report.sumAckMs += r.avgAckMs
-  }
-  const tPublished = performance.now()
-  const complete = await until(() => allArrived(cid, STREAM_CHUNKS), DEADLINE_MS)
-  const tDone = performance.now()
-  const cpu = process.cpuUsage(cpu0)
-  const cpuMsPerDelivery = (cpu.user + cpu.system) / 1000 / (STREAM_CHUNKS * (NODES - 1))
-  const lat = latencies(stream, sentAt)
-  const seconds = (tDone - t0) / 1000
-  console.log(
-    `stream of ${STREAM_CHUNKS} x 1 MiB: published ${report.published} in ${((tPublished - t0) / 1000).toFixed(2)} s ` +
-      `(ack avg ${(report.sumAckMs / STREAM_CHUNKS).toFixed(1)} ms, max ${report.maxAckMs.toFixed(1)} ms), ` +
-      `${complete ? 'all' : 'NOT all'} at ${NODES - 1} receivers after ${seconds.toFixed(2)} s`,
-  )
-  console.log(
-    `  sustained ${(STREAM_CHUNKS / seconds).toFixed(1)} MiB/s per receiver (${(((NODES - 1) * STREAM_CHUNKS) / seconds).toFixed(0)} MiB/s delivered in total); ` +
-      `latency under load p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`,
-  )
-  // CPU time does not depend on what else runs on the machine, wall-clock figures do.
-  console.log(
-    `  CPU ${cpuMsPerDelivery.toFixed(1)} ms per 1 MiB chunk delivered to one node (its receive, verify and ` +
-      `share of relaying), i.e. about ${(1000 / cpuMsPerDelivery).toFixed(0)} MiB/s per node with a core of its own`,
-  )
-  const memAfter = liveBytes()
-  const perNode = (a: number, b: number) => mib((a - b) / NODES)
-  console.log(
-    `memory per node (heap + buffers, after GC): ${perNode(memMeshed.live, memBase.live)} MiB with the mesh up, ` +
-      `${perNode(memAfter.live, memBase.live)} MiB after the stream (GossipSub message caches hold recent chunks); ` +
-      `process RSS ${mib(memBase.rss)} -> ${mib(memMeshed.rss)} -> ${mib(memAfter.rss)} MiB`,
-  )
-  const scores = nodes[1]!.status().scores
-  console.log(
-    `node 1 peer scores: ${Object.values(scores)
-      .map((s) => s.toFixed(1))
-      .join(', ')}`,
-  )
-} finally {
-  await Promise.allSettled(nodes.map((n) => n.stop()))
+  })
+  send({ ev: 'ready', addr: node.multiaddrs()[0]!, peerId: node.peerId })
 }
 
-const hop = await oneHop()
-console.log(
-  `for reference, one hop between two nodes alone (${hop.length} x 1 MiB): ` +
-    `latency p50 ${pct(hop, 50).toFixed(1)} ms, p99 ${pct(hop, 99).toFixed(1)} ms`,
-)
+// ---------------------------------------------------------------------------------------------
+// The driver
+
+class Child {
+  readonly proc: ChildProcess
+  private waiters: Array<{ ev: FromNode['ev']; resolve: (m: FromNode) => void }> = []
+  onArrived: (index: number, at: number) => void = () => {}
+  onSent: (index: number, at: number) => void = () => {}
+  constructor(seed: number) {
+    this.proc = fork(new URL(import.meta.url).pathname, ['--node', String(seed)], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    this.proc.on('message', (m: FromNode) => {
+      if (m.ev === 'arrived') this.onArrived(m.index, m.at)
+      if (m.ev === 'streamed') for (const [i, t] of m.at.entries()) this.onArrived(1000 + i, t)
+      if (m.ev === 'sent') this.onSent(m.index, m.at)
+      const i = this.waiters.findIndex((w) => w.ev === m.ev)
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(m)
+    })
+  }
+  next<E extends FromNode['ev']>(ev: E): Promise<Extract<FromNode, { ev: E }>> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`node ${this.proc.pid}: no "${ev}" within ${STEP_TIMEOUT_MS} ms`)),
+        STEP_TIMEOUT_MS,
+      )
+      this.waiters.push({
+        ev,
+        resolve: (m) => {
+          clearTimeout(timer)
+          resolve(m as Extract<FromNode, { ev: E }>)
+        },
+      })
+    })
+  }
+  ask<E extends FromNode['ev']>(m: ToNode, ev: E): Promise<Extract<FromNode, { ev: E }>> {
+    const p = this.next(ev)
+    this.proc.send(m)
+    return p
+  }
+}
+
+async function waitUntil(cond: () => boolean, what: () => string): Promise<void> {
+  const deadline = performance.now() + STEP_TIMEOUT_MS
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what()}`)
+    await new Promise((r) => setTimeout(r, 2))
+  }
+}
+
+interface MeshResult {
+  latency: number[]
+  underLoad: number[]
+  cpuPerMiB: number[]
+  publisherCpuPerMiB: number
+  /** Per receiver and chunk of the stream: duplicate copies received, copies forwarded. */
+  duplicates: number
+  forwarded: number
+  streamSeconds: number
+  meshSizes: number[]
+}
+
+/** `n` node processes; `links[i]` = the nodes node i dials. Node 0 publishes. */
+async function mesh(n: number, links: number[][]): Promise<MeshResult> {
+  const seeds = Array.from({ length: n }, (_, i) => PUBLISHER_SEED + i)
+  const children = seeds.map((s) => new Child(s))
+  try {
+    const ready = await Promise.all(children.map((c) => c.next('ready')))
+    await Promise.all(
+      children.map((c, i) =>
+        c.ask({ cmd: 'dial', addrs: (links[i] ?? []).map((j) => ready[j]!.addr) }, 'ok'),
+      ),
+    )
+    const want = Math.min(n - 1, 4)
+    const meshSizes = (await Promise.all(children.map((c) => c.ask({ cmd: 'mesh', min: want }, 'ok')))).map(
+      (m) => m.mesh ?? 0,
+    )
+    const arrivals = children.map(() => new Map<number, number>())
+    const sent = new Map<number, number>()
+    children.forEach((c, i) => {
+      c.onArrived = (index, at) => arrivals[i]!.set(index, at)
+      c.onSent = (index, at) => sent.set(index, at)
+    })
+    const receivers = arrivals.slice(1)
+    const allHave = (index: number) => receivers.every((a) => a.has(index))
+    // 1. One chunk at a time: unloaded latency.
+    for (let i = 0; i < LATENCY_CHUNKS; i++) {
+      await children[0]!.ask({ cmd: 'one', index: i }, 'sent')
+      await waitUntil(
+        () => allHave(i),
+        () => `chunk ${i} at all receivers (${receivers.filter((a) => a.has(i)).length}/${n - 1})`,
+      )
+    }
+    const latency: number[] = []
+    for (let i = 0; i < LATENCY_CHUNKS; i++) for (const a of receivers) latency.push(a.get(i)! - sent.get(i)!)
+    // 2. A stream, paced by publishVideo's acks: CPU per MiB per node.
+    await Promise.all(children.map((c) => c.ask({ cmd: 'cpu' }, 'cpu')))
+    const t0 = performance.now()
+    await children[0]!.ask({ cmd: 'stream' }, 'ok')
+    for (let i = 0; i < STREAM_CHUNKS; i++) {
+      await waitUntil(
+        () => allHave(1000 + i),
+        () =>
+          `stream chunk ${i} at all receivers (${receivers.filter((a) => a.has(1000 + i)).length}/${n - 1})`,
+      )
+    }
+    const streamSeconds = (performance.now() - t0) / 1000
+    const underLoad: number[] = []
+    for (let i = 1000; i < 1000 + STREAM_CHUNKS; i++)
+      for (const a of receivers) underLoad.push(a.get(i)! - sent.get(i)!)
+    const cpu = await Promise.all(children.map((c) => c.ask({ cmd: 'cpu' }, 'cpu')))
+    return {
+      latency,
+      underLoad,
+      cpuPerMiB: cpu.slice(1).map((c) => c.ms / (c.bytes / MiB)),
+      publisherCpuPerMiB: cpu[0]!.ms / STREAM_CHUNKS,
+      duplicates: cpu.slice(1).reduce((a, c) => a + c.duplicates, 0) / ((n - 1) * STREAM_CHUNKS),
+      forwarded: cpu.slice(1).reduce((a, c) => a + c.forwarded, 0) / ((n - 1) * STREAM_CHUNKS),
+      streamSeconds,
+      meshSizes,
+    }
+  } finally {
+    await Promise.allSettled(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.proc.exitCode !== null) return resolve()
+            const kill = setTimeout(() => c.proc.kill('SIGKILL'), 5000)
+            c.proc.once('exit', () => {
+              clearTimeout(kill)
+              resolve()
+            })
+            c.proc.send({ cmd: 'stop' })
+          }),
+      ),
+    )
+  }
+}
+
+/** The required CPU work of one relaying node per MiB, on this machine now (median of rounds). */
+async function floor(): Promise<{ total: number; parts: Record<string, number> }> {
+  await initBlake3()
+  const key = await seedKey(7)
+  const msg = new Uint8Array(randomBytes(MiB))
+  const sig = key.sign(msg)
+  const [chunk] = buildVideoChunks('ab'.repeat(32), 1n, msg, key)
+  const header = encodeVideoChunkHeader(chunk!.header)
+  const k = randomBytes(32)
+  const iv = randomBytes(12)
+  const med = (fn: () => void) => {
+    const xs: number[] = []
+    for (let r = 0; r < 15; r++) {
+      const c = process.cpuUsage()
+      fn()
+      xs.push(cpuMs(process.cpuUsage(c)))
+    }
+    return pct(xs, 50)
+  }
+  let sealed = new Uint8Array(0)
+  const parts = {
+    'noise encrypt': med(() => {
+      const c = createCipheriv('chacha20-poly1305', k, iv, { authTagLength: 16 })
+      sealed = Buffer.concat([c.update(msg), c.final()])
+    }),
+    'noise decrypt': med(() => {
+      const d = createDecipheriv('chacha20-poly1305', k, iv, { authTagLength: 16 })
+      d.setAuthTag(randomBytes(16))
+      d.update(sealed)
+    }),
+    'StrictSign verify': med(() => verifyWithProtoKey(key.publicKeyProto, msg, sig)),
+    BLAKE3: med(() => blake3(msg)),
+    'header verify': med(() => verifyWithProtoKey(key.publicKeyProto, header, chunk!.signature)),
+  }
+  return { total: Object.values(parts).reduce((a, b) => a + b, 0), parts }
+}
+
+async function main(): Promise<void> {
+  const f = await floor()
+  console.log(
+    `floor per relaying node and MiB (CPU, this run): ${f.total.toFixed(2)} ms = ` +
+      Object.entries(f.parts)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(' + '),
+  )
+  const fmt = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`
+  const hop = await mesh(2, [[], [0]])
+  const hopCpu = hop.cpuPerMiB[0]!
+  console.log(
+    `one hop, 1 MiB (2 processes): latency ${fmt(hop.latency)} (goal p99 <= 10 ms); receiver CPU ` +
+      `${hopCpu.toFixed(1)} ms/MiB (${(hopCpu / f.total).toFixed(1)}x floor), publisher ${hop.publisherCpuPerMiB.toFixed(1)} ms/MiB`,
+  )
+  // Ring plus chords: node i dials i+1 and i+3, and the first half dial across (i+5).
+  const links = Array.from({ length: NODES }, (_, i) => [
+    (i + 1) % NODES,
+    (i + 3) % NODES,
+    ...(i < NODES / 2 ? [i + NODES / 2] : []),
+  ])
+  const m = await mesh(NODES, links)
+  const meanCpu = m.cpuPerMiB.reduce((a, b) => a + b, 0) / m.cpuPerMiB.length
+  console.log(
+    `${NODES}-node mesh (${NODES} processes, video mesh sizes ${m.meshSizes.join(',')}): latency to every receiver ` +
+      `${fmt(m.latency)} (goal p99 < 100 ms)`,
+  )
+  console.log(
+    `  stream of ${STREAM_CHUNKS} x 1 MiB in ${m.streamSeconds.toFixed(2)} s (latency ${fmt(m.underLoad)}); CPU per MiB per node: mean ` +
+      `${meanCpu.toFixed(1)} ms, max ${Math.max(...m.cpuPerMiB).toFixed(1)} ms (${(meanCpu / f.total).toFixed(1)}x floor; ` +
+      `goal <= 10 ms), publisher ${m.publisherCpuPerMiB.toFixed(1)} ms/MiB; per node and chunk ` +
+      `${m.duplicates.toFixed(1)} duplicate copies received, ${m.forwarded.toFixed(1)} copies forwarded`,
+  )
+}
+
+if (process.argv[2] === '--node') await runNode(Number(process.argv[3]))
+else await main()

@@ -4,6 +4,7 @@ import { ConfigError, type ConfigSources, loadConfig, type NodeConfig } from '..
 import { DEVNET_PROFILE } from '../node/devnet-profile.ts'
 import { NsnNode } from '../node/node.ts'
 import { UsageError } from './errors.ts'
+import { formatP2PStatus, type P2PStatus } from '../p2p/index.ts'
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
@@ -127,7 +128,8 @@ export function statusCommand(): Command {
   return new Command('status')
     .description("print a running node's /api/status")
     .option('--url <url>', 'the node HTTP address', 'http://127.0.0.1:9100')
-    .action(async (opts: { url: string }) => {
+    .option('--json', 'print the raw /api/status JSON')
+    .action(async (opts: { url: string; json?: boolean }) => {
       if (!/^https?:\/\//.test(opts.url))
         throw new UsageError(
           `nsn status: --url ${opts.url}: expected the node's http:// address (http.port, e.g. http://127.0.0.1:9100), not a chain URL`,
@@ -140,14 +142,19 @@ export function statusCommand(): Command {
         throw new Error(`no node answers at ${url} (${(err as Error).message})`)
       }
       const text = await res.text()
-      let body: unknown
+      let status: { role?: string; chain?: unknown; p2p?: P2PStatus }
       try {
-        body = JSON.parse(text)
+        status = JSON.parse(text)
       } catch {
         throw new Error(
           `${url} is not an nsn node's HTTP API (HTTP ${res.status}, not JSON): give --url the node's http address (http.port), not the chain's`,
         )
       }
-      process.stdout.write(`${JSON.stringify(body, null, 2)}\n`)
+      if (opts.json === true || status.p2p?.reachability === undefined) {
+        process.stdout.write(`${JSON.stringify(status, null, 2)}\n`)
+        return
+      }
+      const lines = [`role         ${status.role ?? '?'}`, `chain        ${JSON.stringify(status.chain)}`]
+      process.stdout.write(`${[...lines, ...formatP2PStatus(status.p2p)].join('\n')}\n`)
     })
 }

@@ -8,7 +8,14 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseYaml } from 'yaml'
 import { LANE0_DEFAULTS, Lane0ConfigError, validateLane0Config } from '../lane0/index.ts'
-import { DEFAULT_LISTEN_ADDRS, GOSSIP_MESH_DEFAULTS, RATE_LIMIT_DEFAULTS } from '../p2p/index.ts'
+import {
+  CONNECTION_LIMIT_DEFAULTS,
+  DEFAULT_LISTEN_ADDRS,
+  DEFAULT_VIDEO_PUBLISH_PEERS,
+  GOSSIP_MESH_DEFAULTS,
+  RATE_LIMIT_DEFAULTS,
+  REACHABILITY_DEFAULTS,
+} from '../p2p/index.ts'
 import { DEFAULT_SIDECAR_HOST, DEFAULT_SIDECAR_PORT } from '../sidecar/constants.ts'
 import { DEFAULT_RECIPE_BOUNDS } from '../types/index.ts'
 import { LOG_FORMATS } from './logging.ts'
@@ -42,6 +49,7 @@ const ENUMS: Record<string, readonly string[]> = {
   'node.logFormat': LOG_FORMATS,
   'chain.kind': ['dev', 'substrate'],
   'sidecar.mode': ['embedded', 'external'],
+  'p2p.dhtMode': ['auto', 'server', 'client'],
 }
 
 /** Defaults of every key. Sections mirror the components the composition root builds. */
@@ -82,6 +90,34 @@ export const CONFIG_DEFAULTS = {
     rateLimit: true,
     rateLimitMessagesPerMinute: RATE_LIMIT_DEFAULTS.messagesPerMinute,
     rateLimitVideoChunksPerMinute: RATE_LIMIT_DEFAULTS.videoChunksPerMinute,
+    /** Mesh peers each video chunk is published to, rotating (0 = every mesh peer). */
+    videoPublishPeers: DEFAULT_VIDEO_PUBLISH_PEERS,
+    /** Kademlia DHT on /nsn/kad/1.0.0: finds peers and directors from one bootstrap address. */
+    dht: REACHABILITY_DEFAULTS.dht,
+    /** auto: DHT server once AutoNAT confirms a public address; server on bootstrap nodes. */
+    dhtMode: REACHABILITY_DEFAULTS.dhtMode as string,
+    /** Keep private/loopback addresses in DHT records (LAN, one machine); false on the internet. */
+    dhtPrivateAddresses: REACHABILITY_DEFAULTS.dhtPrivateAddresses,
+    autonat: REACHABILITY_DEFAULTS.autonat,
+    /** Serve as a circuit relay v2 for nodes behind NAT (reachable nodes). */
+    relayServer: REACHABILITY_DEFAULTS.relayServer,
+    relayMaxReservations: REACHABILITY_DEFAULTS.relayMaxReservations,
+    /** Bytes one relayed connection may carry before the relay resets it. */
+    relayDataLimitBytes: REACHABILITY_DEFAULTS.relayDataLimitBytes,
+    relayDurationLimitMs: REACHABILITY_DEFAULTS.relayDurationLimitMs,
+    /** Behind NAT: reserve a relay slot and advertise the relayed address. */
+    relayReserve: REACHABILITY_DEFAULTS.relayReserve,
+    /** DCUtR hole punching (relayed connection to direct). */
+    dcutr: REACHABILITY_DEFAULTS.dcutr,
+    /** Map the listen port on the home router with UPnP. */
+    upnp: REACHABILITY_DEFAULTS.upnp,
+    maxConnections: CONNECTION_LIMIT_DEFAULTS.maxConnections,
+    /** Connections from one remote IP (loopback exempt). */
+    maxConnectionsPerIp: CONNECTION_LIMIT_DEFAULTS.maxConnectionsPerIp,
+    /** Inbound connections still in their handshake. */
+    maxPendingInbound: CONNECTION_LIMIT_DEFAULTS.maxPendingInbound,
+    /** Inbound connections one host may open per second. */
+    inboundPerSecondPerHost: CONNECTION_LIMIT_DEFAULTS.inboundPerSecondPerHost,
   },
   chain: {
     kind: 'dev',
@@ -329,6 +365,14 @@ export function validateConfig(c: NodeConfig): void {
   bound('p2p.heartbeatMs', c.p2p.heartbeatMs, 50, 60_000)
   bound('p2p.rateLimitMessagesPerMinute', c.p2p.rateLimitMessagesPerMinute, 1, 1_000_000)
   bound('p2p.rateLimitVideoChunksPerMinute', c.p2p.rateLimitVideoChunksPerMinute, 1, 1_000_000)
+  bound('p2p.videoPublishPeers', c.p2p.videoPublishPeers, 0, 100)
+  bound('p2p.relayMaxReservations', c.p2p.relayMaxReservations, 1, 10_000)
+  bound('p2p.relayDataLimitBytes', c.p2p.relayDataLimitBytes, 1024, 2 ** 40)
+  bound('p2p.relayDurationLimitMs', c.p2p.relayDurationLimitMs, 1000, 24 * 3600_000)
+  bound('p2p.maxConnections', c.p2p.maxConnections, 1, 100_000)
+  bound('p2p.maxConnectionsPerIp', c.p2p.maxConnectionsPerIp, 1, 100_000)
+  bound('p2p.maxPendingInbound', c.p2p.maxPendingInbound, 1, 100_000)
+  bound('p2p.inboundPerSecondPerHost', c.p2p.inboundPerSecondPerHost, 1, 100_000)
   if (!/^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$/.test(c.vortex.maxResolution)) {
     throw new ConfigError(
       'INVALID_VALUE',

@@ -20,6 +20,7 @@ import {
   authorsFromElection,
   createP2PMetrics,
   type ElectedForSlot,
+  electedPeers,
   P2PNode,
   RelayVideoPolicy,
 } from '../p2p/index.ts'
@@ -263,6 +264,28 @@ export class NsnNode {
                 videoChunksPerMinute: config.p2p.rateLimitVideoChunksPerMinute,
               }
             : false,
+          videoPublishPeers: config.p2p.videoPublishPeers,
+          reachability: {
+            dht: config.p2p.dht,
+            dhtMode: config.p2p.dhtMode as 'auto' | 'server' | 'client',
+            dhtPrivateAddresses: config.p2p.dhtPrivateAddresses,
+            autonat: config.p2p.autonat,
+            relayServer: config.p2p.relayServer,
+            relayMaxReservations: config.p2p.relayMaxReservations,
+            relayDataLimitBytes: config.p2p.relayDataLimitBytes,
+            relayDurationLimitMs: config.p2p.relayDurationLimitMs,
+            relayReserve: config.p2p.relayReserve,
+            dcutr: config.p2p.dcutr,
+            upnp: config.p2p.upnp,
+          },
+          limits: {
+            maxConnections: config.p2p.maxConnections,
+            maxConnectionsPerIp: config.p2p.maxConnectionsPerIp,
+            maxPendingInbound: config.p2p.maxPendingInbound,
+            inboundPerSecondPerHost: config.p2p.inboundPerSecondPerHost,
+          },
+          // Directors of the current and next epoch keep protected links (PROTOCOL.md §11).
+          directorPeers: electedPeers(tracker),
           electedForSlot,
           videoPolicy: new RelayVideoPolicy({
             electedForSlot,

@@ -25,6 +25,13 @@ export const GOSSIP_MESH_DEFAULTS: Readonly<GossipMeshOptions> = Object.freeze({
 })
 
 /**
+ * Mesh peers a video chunk is published to, rotating per chunk (the mesh forwards it on): the
+ * publisher uploads this many copies of its video instead of one per mesh peer (D). 0 = every
+ * mesh peer. See docs/p2p.md "Relay path".
+ */
+export const DEFAULT_VIDEO_PUBLISH_PEERS = 2
+
+/**
  * Room left in the 4 MiB outbound frame (ECOSYSTEM.md trap 2) for the GossipSub RPC envelope
  * (from, seqno, topic, signature, key: about 200 bytes) and control messages piggybacked on a
  * forwarded message. A chunk of MAX_CHUNK_PAYLOAD_BYTES (4 MiB − 64 KiB) plus its header fits.

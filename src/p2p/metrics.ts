@@ -22,6 +22,14 @@ export interface P2PMetrics {
   peers: Gauge
   connections: Gauge<'transport'>
   meshPeers: Gauge<'topic'>
+  /** Open connections by kind: direct, relayed, hole-punched. */
+  connectionKinds: Gauge<'kind'>
+  /** 1 for the current NAT status (public, private, unknown), 0 for the others. */
+  nat: Gauge<'status'>
+  dhtRoutingTable: Gauge
+  relayReservations: Gauge<'side'>
+  /** Directors of the current and next epoch: protected, and connected directly. */
+  directorLinks: Gauge<'state'>
 }
 
 export function createP2PMetrics(register: Registry): P2PMetrics {
@@ -81,6 +89,35 @@ export function createP2PMetrics(register: Registry): P2PMetrics {
       name: 'nsn_p2p_connections',
       help: 'Open connections by transport',
       labelNames: ['transport'],
+      registers,
+    }),
+    connectionKinds: new Gauge({
+      name: 'nsn_p2p_connection_kinds',
+      help: 'Open connections by kind (direct, relayed, hole-punched)',
+      labelNames: ['kind'],
+      registers,
+    }),
+    nat: new Gauge({
+      name: 'nsn_p2p_nat_status',
+      help: '1 for the NAT status AutoNAT concluded (public, private, unknown)',
+      labelNames: ['status'],
+      registers,
+    }),
+    dhtRoutingTable: new Gauge({
+      name: 'nsn_p2p_dht_routing_table_peers',
+      help: 'Peers in the Kademlia routing table',
+      registers,
+    }),
+    relayReservations: new Gauge({
+      name: 'nsn_p2p_relay_reservations',
+      help: 'Relay reservations: held (on relays, for us) and served (by us, as a relay)',
+      labelNames: ['side'],
+      registers,
+    }),
+    directorLinks: new Gauge({
+      name: 'nsn_p2p_director_links',
+      help: 'Directors of the current and next epoch: protected, and connected directly',
+      labelNames: ['state'],
       registers,
     }),
     meshPeers: new Gauge({

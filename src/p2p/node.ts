@@ -4,10 +4,11 @@
 // It implements the Gossip seam; the composition root builds one per process.
 import { performance } from 'node:perf_hooks'
 import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { type GossipsubMessage, gossipsub, StrictSign, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PublishOpts } from '@libp2p/gossipsub/types'
 import { identify } from '@libp2p/identify'
-import { KEEP_ALIVE, type Libp2p, type PeerId } from '@libp2p/interface'
+import { type Connection, KEEP_ALIVE, type Libp2p, type PeerId } from '@libp2p/interface'
 import { mdns } from '@libp2p/mdns'
 import { noise } from '@libp2p/noise'
 import { ping } from '@libp2p/ping'
@@ -33,6 +34,7 @@ import {
   CONNECTION_MONITOR_DEFAULTS,
   DEFAULT_BOOTSTRAP_DELAY_MS,
   DEFAULT_LISTEN_ADDRS,
+  DEFAULT_VIDEO_PUBLISH_PEERS,
   GOSSIP_MESH_DEFAULTS,
   type GossipMeshOptions,
   MAX_INBOUND_RPC_BYTES,
@@ -51,8 +53,23 @@ import type {
   TopicValidator,
   VideoGossip,
 } from './gossip.ts'
+import { type RelayPathCounters, tuneGossipSub } from './gossipsub-tuning.ts'
 import type { P2PMetrics } from './metrics.ts'
 import { PeerRateLimiter, type RateLimitOptions } from './rate-limit.ts'
+import {
+  CONNECTION_LIMIT_DEFAULTS,
+  type ComponentsProbe,
+  type ConnectionKind,
+  type ConnectionLimits,
+  checkReachability,
+  componentsProbe,
+  perIpGater,
+  REACHABILITY_DEFAULTS,
+  Reachability,
+  type ReachabilityOptions,
+  type ReachabilityStatus,
+  reachabilityServices,
+} from './reachability.ts'
 import { buildScoreParams, buildScoreThresholds } from './scoring.ts'
 import { RELAYED_TOPICS, TOPIC_NAMES, TOPIC_SPECS, TOPICS, type TopicName, topicNameOf } from './topics.ts'
 import {
@@ -109,6 +126,17 @@ export interface P2PNodeInit {
   ipColocationWhitelist?: readonly string[]
   /** @default 300 (libp2p's default) */
   maxConnections?: number
+  /** Mesh peers each video chunk is published to, rotating; 0 = all. @default DEFAULT_VIDEO_PUBLISH_PEERS */
+  videoPublishPeers?: number
+  /** DHT, AutoNAT, relay, DCUtR, UPnP (PROTOCOL.md §11). @default REACHABILITY_DEFAULTS */
+  reachability?: Partial<ReachabilityOptions>
+  /** Connection limits. @default CONNECTION_LIMIT_DEFAULTS (maxConnections overrides its field) */
+  limits?: Partial<ConnectionLimits>
+  /**
+   * PeerIds of the directors of the current and next epoch: connections to them are tagged
+   * (never pruned, redialled) and, when missing, looked up through the DHT and dialled.
+   */
+  directorPeers?: () => readonly PeerId[]
 }
 
 export interface P2PNodeComponents {
@@ -124,6 +152,8 @@ export interface ConnectionStatus {
   addr: string
   transport: 'tcp' | 'ws' | 'other'
   direction: 'inbound' | 'outbound'
+  /** direct, relayed (circuit relay v2, limited) or hole-punched (direct, replaced a relayed one by DCUtR). */
+  kind: ConnectionKind
 }
 
 /** Plain, JSON-serialisable status for /api/status. */
@@ -138,6 +168,10 @@ export interface P2PStatus {
   scores: Record<string, number>
   graylisted: string[]
   validation: Partial<Record<TopicName, ValidationCounts>>
+  /** Relay-path counters since start: duplicate copies received, copies forwarded. */
+  relayPath: RelayPathCounters
+  /** NAT status, observed addresses, DHT, relay reservations, directors' links (PROTOCOL.md §11). */
+  reachability: ReachabilityStatus
 }
 
 /** What we use of @libp2p/gossipsub 17.1's GossipSub class (its exported interface lacks these). */
@@ -205,6 +239,10 @@ export class P2PNode implements VideoGossip {
   private node: Libp2p<{ pubsub: unknown }> | null = null
   private pubsub: GossipSubService | null = null
   private abort = new AbortController()
+  private relayPath: RelayPathCounters = { duplicatesReceived: 0, forwarded: 0 }
+  private readonly reach: ReachabilityOptions
+  private readonly limits: ConnectionLimits
+  private reachability: Reachability | null = null
 
   constructor(
     private readonly init: P2PNodeInit,
@@ -229,6 +267,17 @@ export class P2PNode implements VideoGossip {
         `mesh: need 1 <= Dlo <= D <= Dhi and heartbeatMs >= 100, got ${JSON.stringify(mesh)}`,
       )
     }
+    const publishPeers = init.videoPublishPeers ?? DEFAULT_VIDEO_PUBLISH_PEERS
+    if (!Number.isInteger(publishPeers) || publishPeers < 0 || publishPeers > 100) {
+      throw new P2PError('INVALID_CONFIG', `videoPublishPeers: ${publishPeers} must be an integer in 0..100`)
+    }
+    this.reach = { ...REACHABILITY_DEFAULTS, ...init.reachability }
+    this.limits = {
+      ...CONNECTION_LIMIT_DEFAULTS,
+      ...(init.maxConnections !== undefined ? { maxConnections: init.maxConnections } : {}),
+      ...init.limits,
+    }
+    checkReachability(this.reach, this.limits)
     this.rateLimiter = init.rateLimit === false ? null : new PeerRateLimiter(init.rateLimit ?? {}, this.now)
 
     const electedForSlot = init.electedForSlot ?? (() => null)
@@ -296,15 +345,28 @@ export class P2PNode implements VideoGossip {
       )
     }
     if (init.mdns === true) peerDiscovery.push(mdns())
+    const reach = this.reach
+    const listen = [...(init.listen ?? DEFAULT_LISTEN_ADDRS)]
+    // A node behind NAT reserves a slot on a relay it is connected to and listens (is reachable)
+    // through it: the relayed address is then part of its advertised addresses.
+    if (reach.relayReserve && !listen.includes('/p2p-circuit')) listen.push('/p2p-circuit')
+    const limits = this.limits
+    let connections: () => readonly Connection[] = () => []
     const node = await createLibp2p({
       start: false,
       privateKey: init.key.privateKey,
-      addresses: { listen: [...(init.listen ?? DEFAULT_LISTEN_ADDRS)], announce: [...(init.announce ?? [])] },
-      transports: [tcp(), webSockets()],
+      addresses: { listen, announce: [...(init.announce ?? [])] },
+      // The circuit relay transport is always there, to dial a NAT'd peer's relayed address.
+      transports: [tcp(), webSockets(), circuitRelayTransport()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux({ streamOptions: { maxReadBufferLength: YAMUX_MAX_READ_BUFFER_BYTES } })],
       peerDiscovery,
-      connectionManager: init.maxConnections !== undefined ? { maxConnections: init.maxConnections } : {},
+      connectionGater: perIpGater(limits.maxConnectionsPerIp, () => connections()),
+      connectionManager: {
+        maxConnections: limits.maxConnections,
+        maxIncomingPendingConnections: limits.maxPendingInbound,
+        inboundConnectionThreshold: limits.inboundPerSecondPerHost,
+      },
       connectionMonitor: {
         pingInterval: CONNECTION_MONITOR_DEFAULTS.pingIntervalMs,
         pingTimeout: {
@@ -314,6 +376,8 @@ export class P2PNode implements VideoGossip {
       },
       nodeInfo: { name: 'nsn-lane0', version: '0.1.0', userAgent: 'nsn-lane0/0.1.0' },
       services: {
+        ...reachabilityServices(reach),
+        probe: componentsProbe(),
         identify: identify(),
         ping: ping({ timeout: CONNECTION_MONITOR_DEFAULTS.pingServiceTimeoutMs, maxOutboundStreams: 2 }),
         pubsub: gossipsub({
@@ -347,8 +411,13 @@ export class P2PNode implements VideoGossip {
         }),
       },
     })
+    connections = () => node.getConnections()
     // The exported GossipSub interface lacks getMeshPeers/getScore and publish options.
     const pubsub = node.services.pubsub as unknown as GossipSubService
+    this.relayPath = tuneGossipSub(pubsub, {
+      videoTopic: TOPICS.video,
+      videoPublishPeers: init.videoPublishPeers ?? DEFAULT_VIDEO_PUBLISH_PEERS,
+    })
     for (const name of TOPIC_NAMES) {
       pubsub.topicValidators.set(
         TOPICS[name],
@@ -373,6 +442,12 @@ export class P2PNode implements VideoGossip {
     }
     this.node = node
     this.pubsub = pubsub
+    this.reachability = new Reachability(
+      node as unknown as Libp2p<Record<string, unknown>>,
+      init.directorPeers,
+      this.log,
+    )
+    this.reachability.start()
     for (const name of init.topics ?? RELAYED_TOPICS) this.join(name)
     for (const name of this.handlers.keys()) this.join(name)
     this.log.info(
@@ -386,6 +461,8 @@ export class P2PNode implements VideoGossip {
     const node = this.node
     if (node === null) return
     this.abort.abort()
+    this.reachability?.stop()
+    this.reachability = null
     this.node = null
     this.pubsub = null
     this.joined.clear()
@@ -506,7 +583,13 @@ export class P2PNode implements VideoGossip {
     ) as P2PStatus['topics']
     const connections: ConnectionStatus[] = (node?.getConnections() ?? []).map((c) => {
       const addr = c.remoteAddr.toString()
-      return { peer: c.remotePeer.toString(), addr, transport: transportOf(addr), direction: c.direction }
+      return {
+        peer: c.remotePeer.toString(),
+        addr,
+        transport: transportOf(addr),
+        direction: c.direction,
+        kind: this.reachability?.kindOf(c) ?? 'direct',
+      }
     })
     const peers = node?.getPeers().map(String) ?? []
     const scores: Record<string, number> = {}
@@ -521,6 +604,16 @@ export class P2PNode implements VideoGossip {
       scores,
       graylisted: this.rateLimiter?.graylisted() ?? [],
       validation: this.validation.snapshot(),
+      relayPath: { ...this.relayPath },
+      reachability: this.reachability?.status(
+        (node?.services as { probe?: ComponentsProbe } | undefined)?.probe,
+      ) ?? {
+        nat: 'unknown',
+        observed: [],
+        dht: { enabled: false, mode: 'off', routingTableSize: 0 },
+        relay: { reservations: [], served: null },
+        directors: { protected: 0, connectedDirect: 0 },
+      },
     }
   }
 
@@ -652,6 +745,17 @@ export class P2PNode implements VideoGossip {
     for (const c of this.node.getConnections()) byTransport[transportOf(c.remoteAddr.toString())]++
     for (const [transport, n] of Object.entries(byTransport)) m.connections.set({ transport }, n)
     for (const n of TOPIC_NAMES) m.meshPeers.set({ topic: n }, this.meshPeers(n).length)
+    const s = this.status()
+    const kinds = { direct: 0, relayed: 0, 'hole-punched': 0 }
+    for (const c of s.connections) kinds[c.kind]++
+    for (const [kind, n] of Object.entries(kinds)) m.connectionKinds.set({ kind }, n)
+    for (const status of ['public', 'private', 'unknown'])
+      m.nat.set({ status }, s.reachability.nat === status ? 1 : 0)
+    m.dhtRoutingTable.set(s.reachability.dht.routingTableSize)
+    m.relayReservations.set({ side: 'held' }, s.reachability.relay.reservations.length)
+    m.relayReservations.set({ side: 'served' }, s.reachability.relay.served ?? 0)
+    m.directorLinks.set({ state: 'protected' }, s.reachability.directors.protected)
+    m.directorLinks.set({ state: 'direct' }, s.reachability.directors.connectedDirect)
   }
 }
 

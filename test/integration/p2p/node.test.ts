@@ -85,9 +85,11 @@ describe('flood publish, validators, status', { timeout: 30_000 }, () => {
   before(async () => {
     const [kh, kb, kc] = await testKeys(3, 30)
     // The hub keeps a mesh of one peer (D = 1), so only flood publishing reaches both others.
-    hub = await startNode(started, kh!, { mesh: { D: 1, Dlo: 1, Dhi: 1 } })
-    b = await startNode(started, kb!)
-    c = await startNode(started, kc!)
+    // No DHT: b and c would find and dial each other through the hub, and this test needs the star.
+    const star = { reachability: { dht: false } }
+    hub = await startNode(started, kh!, { mesh: { D: 1, Dlo: 1, Dhi: 1 }, ...star })
+    b = await startNode(started, kb!, star)
+    c = await startNode(started, kc!, star)
     // Inbound connections at the hub: GossipSub's outbound quota (Dout) will not re-graft them.
     await b.node.dial(addrOf(hub.node, 'tcp'))
     await c.node.dial(addrOf(hub.node, 'tcp'))
