@@ -3,8 +3,8 @@ import { Command } from 'commander'
 import { ConfigError, type ConfigSources, loadConfig, type NodeConfig } from '../node/config.ts'
 import { DEVNET_PROFILE } from '../node/devnet-profile.ts'
 import { NsnNode } from '../node/node.ts'
-import { UsageError } from './errors.ts'
 import { formatP2PStatus, type P2PStatus } from '../p2p/index.ts'
+import { UsageError } from './errors.ts'
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
