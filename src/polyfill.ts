@@ -1,4 +1,4 @@
-// Node 20 lacks two globals that libp2p 3.x and polkadot-api's ws provider use (ECOSYSTEM.md trap 1).
+// Node 20 lacks two globals that libp2p 3.x and polkadot-api's ws provider use.
 // Every entry point and the test runner import this module first.
 import { WebSocket as WsWebSocket } from 'ws'
 

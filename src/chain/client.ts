@@ -1,4 +1,4 @@
-// The ChainClient seam (PROTOCOL.md §1, §7): what the node needs from a chain. Implemented by the
+// The ChainClient seam (docs/protocol.md §1, §7): what the node needs from a chain. Implemented by the
 // dev chain client and the Substrate client in this folder; lane0 tests substitute a fake.
 import type { CertificateErrorCode } from '../crypto/index.ts'
 import type { Certificate } from '../types/index.ts'
@@ -83,7 +83,7 @@ export interface SlotResult {
 }
 
 export interface ChainInfo {
-  /** network_id of PROTOCOL.md §1: the genesis hash. */
+  /** network_id of docs/protocol.md §1: the genesis hash. */
   genesisHash: Uint8Array
   bestBlock: bigint
   currentEpoch: bigint

@@ -45,7 +45,7 @@ export interface ChainParams {
   blocksPerSlot: number
   /** Directors elected per epoch. @default 5 */
   directorsPerEpoch: number
-  /** Distinct signers a certificate needs (PROTOCOL.md §5). @default 3 */
+  /** Distinct signers a certificate needs (docs/protocol.md §5). @default 3 */
   quorum: number
   /** Election weight jitter, ± percent. @default 20 */
   jitterPercent: number

@@ -1,5 +1,5 @@
 // The genesis of a dev chain: its parameters in a canonical JSON form (what chain.json stores) and
-// the genesis hash derived from them, which is the network_id (PROTOCOL.md §1). The same parameters
+// the genesis hash derived from them, which is the network_id (docs/protocol.md §1). The same parameters
 // always give the same hash, so a restarted chain keeps its identity.
 import { blake3 } from '../crypto/index.ts'
 import { concatBytes } from '../types/index.ts'

@@ -1,4 +1,4 @@
-// Prometheus metrics of src/chain as plain data (STYLE.md 8): the dev chain server's and the chain
+// Prometheus metrics of src/chain as plain data: the dev chain server's and the chain
 // clients'. Create each set once per registry and pass it (or null) to the components. Labels come
 // from bounded enums only.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'

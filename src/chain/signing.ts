@@ -1,6 +1,6 @@
 // The exact bytes that dev chain calls sign, and the dev chain's own hashes (genesis, blocks,
 // transactions, election seeds). Every one starts with its own domain tag so that no signature or
-// hash made for one purpose can be replayed as another (PROTOCOL.md §1: the genesis hash is the
+// hash made for one purpose can be replayed as another (docs/protocol.md §1: the genesis hash is the
 // network_id and goes into every call, so calls cannot be replayed across chains either).
 import { blake3 } from '../crypto/index.ts'
 import { concatBytes } from '../types/index.ts'

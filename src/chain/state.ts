@@ -299,7 +299,7 @@ export class ChainState {
   }
 
   /**
-   * `submit_bft_result` (PROTOCOL.md §7). `mutated` is false when nothing changed (a rejection, or an
+   * `submit_bft_result` (docs/protocol.md §7). `mutated` is false when nothing changed (a rejection, or an
    * identical result already recorded: answered `accepted` with the original block).
    */
   applySubmit(tx: SubmitTx): { outcome: SubmitOutcome; mutated: boolean } {

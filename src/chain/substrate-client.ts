@@ -421,7 +421,7 @@ export class SubstrateChainClient implements ChainClient {
         code: 'SLOT_MISMATCH',
         reason: `certificate.slot ${cert.slot} ≠ slot ${slot}`,
       }
-    // The pallet verifies no signature (PROTOCOL.md §7 fix): verify here against the epoch's directors.
+    // The pallet verifies no signature (docs/protocol.md §7 fix): verify here against the epoch's directors.
     const elected = await this.electedDirectors(cert.epoch)
     if (elected.length === 0)
       return {

@@ -47,7 +47,7 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * What the chain says about a recipe before it is published: a slot that has begun or passed is
- * refused by every director (PROTOCOL.md §3), so it is refused here; an author that is not elected
+ * refused by every director (docs/protocol.md §3), so it is refused here; an author that is not elected
  * for the slot's epoch is accepted only by nodes listing it in lane0.recipeAuthors, which this
  * command cannot see, so that is a warning.
  */
@@ -145,7 +145,7 @@ export function recipeCommand(): Command {
     .command('submit')
     .description('build a recipe from flags or a JSON file, sign it and publish it on the mesh')
     .requiredOption('--key <file>', 'author key file (an authorised author: see lane0.recipeAuthors)')
-    .option('--file <recipe.json>', 'start from this JSON recipe (snake_case; PROTOCOL.md §3)')
+    .option('--file <recipe.json>', 'start from this JSON recipe (snake_case; docs/protocol.md §3)')
     .option('--slot <n>', 'slot number (default: the next slot, from --chain-url)', u64)
     .option('--chain-url <url>', 'dev chain to ask for the current slot')
     .option('--prompt <text>', 'visual_track.prompt')

@@ -1,4 +1,4 @@
-// The signed bytes and hashes of PROTOCOL.md §5, and certificate verification. Shared by the BFT
+// The signed bytes and hashes of docs/protocol.md §5, and certificate verification. Shared by the BFT
 // participant (lane0), the dev chain (submit_bft_result) and the viewer, so they cannot disagree.
 import {
   bytesToHex,
@@ -130,12 +130,12 @@ export interface CertificateContext {
   networkId: Uint8Array
   /** Protobuf public keys of the directors elected for the certificate's epoch. */
   elected: readonly Uint8Array[]
-  /** Quorum q (PROTOCOL.md §5, default 3). */
+  /** Quorum q (docs/protocol.md §5, default 3). */
   quorum: number
 }
 
 /**
- * Verify a certificate from the elected set alone (PROTOCOL.md §5 step 5): ≥ q distinct elected
+ * Verify a certificate from the elected set alone (docs/protocol.md §5 step 5): ≥ q distinct elected
  * members in rank order, ≥ q distinct elected committers, every commit signature valid over the
  * canonical hash recomputed from the members. Returns the canonical hash.
  */

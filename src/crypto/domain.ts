@@ -1,4 +1,4 @@
-// Domain separation tags (PROTOCOL.md §4, §5): every signature covers `tag ‖ fields`, so that a
+// Domain separation tags (docs/protocol.md §4, §5): every signature covers `tag ‖ fields`, so that a
 // signature made for one purpose can never be replayed as another.
 import { concatBytes } from '../types/index.ts'
 import { ed25519Verify } from './ed25519.ts'

@@ -1,4 +1,4 @@
-// The node key (PROTOCOL.md §1): one Ed25519 key that is the libp2p identity and signs everything.
+// The node key (docs/protocol.md §1): one Ed25519 key that is the libp2p identity and signs everything.
 // File format: libp2p protobuf private-key bytes, mode 0600; a key readable by others is refused.
 
 import type { KeyObject } from 'node:crypto'

@@ -1,4 +1,4 @@
-// Recipe signatures (PROTOCOL.md §4): Ed25519 over "NSN-RECIPE-v1" ‖ SCALE(recipe with an empty
+// Recipe signatures (docs/protocol.md §4): Ed25519 over "NSN-RECIPE-v1" ‖ SCALE(recipe with an empty
 // signature), by an author whose key `director_id` names.
 import { bytesToHex, encodeRecipe, type Recipe, RecipeError, unsignedRecipe } from '../types/index.ts'
 import { DOMAIN, signDomain, verifyDomain } from './domain.ts'

@@ -1,4 +1,4 @@
-// The deterministic BFT decision of PROTOCOL.md §5 step 4, pure and allocation-light: cosine
+// The deterministic BFT decision of docs/protocol.md §5 step 4, pure and allocation-light: cosine
 // similarity on Float32Array, and the largest set in which every pair agrees (cosine ≥ τ), ties
 // broken by the sorted signer keys. Every honest director given the same proposals picks the same set.
 import { compareBytes } from '../crypto/index.ts'
@@ -28,7 +28,7 @@ export function l2Norm(v: Float32Array): number {
   return Math.sqrt(s)
 }
 
-/** PROTOCOL.md §5 step 2: `dim` finite values with L2 norm within `tolerance` of 1. */
+/** docs/protocol.md §5 step 2: `dim` finite values with L2 norm within `tolerance` of 1. */
 export function embeddingProblem(v: Float32Array, dim: number, tolerance: number): string | null {
   if (v.length !== dim) return `has ${v.length} values, expected ${dim}`
   for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return `value ${i} is not finite`
@@ -49,7 +49,7 @@ export interface Agreement<T> {
   similarity: number
 }
 
-/** Exhaustive subset search is used up to this many candidates (PROTOCOL.md §5: n ≤ 7). */
+/** Exhaustive subset search is used up to this many candidates (docs/protocol.md §5: n ≤ 7). */
 export const EXHAUSTIVE_MAX = 7
 
 /**

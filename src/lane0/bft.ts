@@ -1,4 +1,4 @@
-// The BFT participant (PROTOCOL.md §5, exactly): signed proposals, gossip validation before forwarding,
+// The BFT participant (docs/protocol.md §5, exactly): signed proposals, gossip validation before forwarding,
 // buffering of early messages, equivocation evidence, collection of all n until the timeout, the
 // deterministic agreeing set and canonical proposal, signed commits, certificates (formed here or
 // received), and a BftResult — or a BftError that says what was missing.
@@ -38,7 +38,7 @@ import { BftError, type BftFailureDetails } from './errors.ts'
 import { type Logger, silentLogger } from './log.ts'
 import type { Lane0Metrics } from './metrics.ts'
 
-/** Why a BFT or challenge message was refused; `action` is the gossip answer (PROTOCOL.md §2). */
+/** Why a BFT or challenge message was refused; `action` is the gossip answer (docs/protocol.md §2). */
 export type BftRejectCode =
   | 'MALFORMED'
   | 'EPOCH_MISMATCH'
@@ -61,7 +61,7 @@ export type BftIgnoreCode =
   /** L2 norm outside this node's configured tolerance (a local setting). */
   | 'EMBEDDING_NORM'
 
-/** A gossip validation failure (STYLE.md 6): mapped to reject/ignore in one place, `toValidation`. */
+/** A gossip validation failure: its `action` is the gossip answer, counted in the one catch of this file that turns it into reject/ignore. */
 export class BftGossipError extends Error {
   override readonly name = 'BftGossipError'
   constructor(
@@ -86,7 +86,7 @@ export interface BftInput {
   contentHash: Uint8Array
   embedding: Float32Array
   /**
-   * The slot journal's record of what this director signed (PROTOCOL.md §5 step 5): `recorded`
+   * The slot journal's record of what this director signed (docs/protocol.md §5 step 5): `recorded`
    * holds messages signed before a restart, re-sent exactly instead of signing new ones; `record`
    * must make a newly signed message durable before it is published.
    */
@@ -96,7 +96,7 @@ export interface BftInput {
   }
 }
 
-/** PROTOCOL.md §5 step 6. Failures are thrown as BftError, so `success` is true on every result. */
+/** docs/protocol.md §5 step 6. Failures are thrown as BftError, so `success` is true on every result. */
 export interface BftResult {
   epoch: bigint
   slot: bigint
@@ -139,10 +139,10 @@ export interface BftParticipantComponents {
 }
 
 export interface BftParticipantInit {
-  /** network_id (PROTOCOL.md §1): the chain's genesis hash. */
+  /** network_id (docs/protocol.md §1): the chain's genesis hash. */
   networkId: Uint8Array
   slotClock: SlotClock
-  /** The chain's quorum (PROTOCOL.md §7). @default REFERENCE_QUORUM */
+  /** The chain's quorum (docs/protocol.md §7). @default REFERENCE_QUORUM */
   quorum?: number
   /** @default LANE0_DEFAULTS.similarityThreshold */
   similarityThreshold?: number
@@ -271,7 +271,7 @@ export class BftParticipant {
     for (const e of this.elected.keys()) if (!keep.includes(e)) this.elected.delete(e)
   }
 
-  /** Move the slot window (PROTOCOL.md §5 step 2: current or next slot) and drop old rounds. */
+  /** Move the slot window (docs/protocol.md §5 step 2: current or next slot) and drop old rounds. */
   setCurrentSlot(slot: bigint): void {
     if (this.currentSlot !== null && slot <= this.currentSlot) return
     this.currentSlot = slot
@@ -415,7 +415,7 @@ export class BftParticipant {
     if (existing !== undefined && sameProposalContent(existing, p))
       throw ignore('DUPLICATE', 'proposal: already received')
     // §5 step 2: 512 finite values (from the bytes: reject), L2 norm within the tolerance of 1
-    // (the tolerance is this node's setting: ignore, PROTOCOL.md §2).
+    // (the tolerance is this node's setting: ignore, docs/protocol.md §2).
     const shape = embeddingProblem(p.embedding, EMBEDDING_DIM, Number.POSITIVE_INFINITY)
     if (shape !== null) throw reject('BAD_EMBEDDING', `embedding: ${shape}`)
     const norm = embeddingProblem(p.embedding, EMBEDDING_DIM, this.tolerance)

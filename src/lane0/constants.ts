@@ -1,50 +1,50 @@
-// Every Lane 0 default in one place (STYLE.md 4): the config schema, CLI help and docs read them from
-// here. Values cite PROTOCOL.md; the rest are operational choices written down in docs/lane0.md.
+// Every Lane 0 default in one place: the config schema, CLI help and docs read them from
+// here. Values cite docs/protocol.md; the rest are operational choices written down in docs/lane0.md.
 import { DEFAULT_CHUNK_SIZE, EMBEDDING_NORM_TOLERANCE, MAX_CHUNK_PAYLOAD_BYTES } from '../types/index.ts'
 import { Lane0ConfigError } from './errors.ts'
 
 export const LANE0_DEFAULTS = {
-  /** Directors elected per epoch, n (PROTOCOL.md §5). */
+  /** Directors elected per epoch, n (docs/protocol.md §5). */
   directors: 5,
   /**
-   * Quorum q: agreeing set size and commits for a certificate (PROTOCOL.md §5). It is a chain
+   * Quorum q: agreeing set size and commits for a certificate (docs/protocol.md §5). It is a chain
    * parameter (§7): 0 reads it from the chain; any other value must equal the chain's, or the
    * director refuses to start.
    */
   quorum: 0,
-  /** Cosine threshold τ every pair of the agreeing set must reach (PROTOCOL.md §5). */
+  /** Cosine threshold τ every pair of the agreeing set must reach (docs/protocol.md §5). */
   similarityThreshold: 0.85,
-  /** Proposal collection window, ms (PROTOCOL.md §5 `bft_timeout_ms`). */
+  /** Proposal collection window, ms (docs/protocol.md §5 `bft_timeout_ms`). */
   bftTimeoutMs: 5000,
-  /** Commit collection window after the decision, ms (PROTOCOL.md §5: = bft_timeout_ms). */
+  /** Commit collection window after the decision, ms (docs/protocol.md §5: = bft_timeout_ms). */
   commitTimeoutMs: 5000,
-  /** Embedding L2 norm must be within this of 1 (PROTOCOL.md §5 step 2). */
+  /** Embedding L2 norm must be within this of 1 (docs/protocol.md §5 step 2). */
   embeddingNormTolerance: EMBEDDING_NORM_TOLERANCE,
   /** BFT messages for up to this many slots before the current one are still accepted (late). */
   bftLateSlots: 1,
   /** At most this many slots of BFT state are kept (early messages are buffered in them). */
   bftMaxRounds: 6,
-  /** Sidecar plugin that generates Lane 0 video (PROTOCOL.md §9). */
+  /** Sidecar plugin that generates Lane 0 video (docs/protocol.md §9). */
   vortexPlugin: 'vortex-lane0',
   /** Sidecar lane number for Lane 0 tasks. */
   vortexLane: 0,
-  /** Vortex call timeout, ms (PROTOCOL.md §9). */
+  /** Vortex call timeout, ms (docs/protocol.md §9). */
   vortexTimeoutMs: 45_000,
-  /** Retries after a retryable sidecar failure (PROTOCOL.md §9). */
+  /** Retries after a retryable sidecar failure (docs/protocol.md §9). */
   vortexRetries: 1,
   /** Largest video accepted from the generator and bound for relays (45 s at ~10 Mbit/s ≈ 56 MiB). */
   maxVideoBytes: 64 * 1024 * 1024,
-  /** Delay before the next member in rank order publishes its own video, ms (PROTOCOL.md §6). */
+  /** Delay before the next member in rank order publishes its own video, ms (docs/protocol.md §6). */
   publishGraceMs: 3000,
-  /** Video chunk payload size (PROTOCOL.md §2, §6). */
+  /** Video chunk payload size (docs/protocol.md §2, §6). */
   chunkSize: DEFAULT_CHUNK_SIZE,
-  /** On-Deck lead time before the epoch's first block, ms (PROTOCOL.md §8). */
+  /** On-Deck lead time before the epoch's first block, ms (docs/protocol.md §8). */
   onDeckLeadMs: 120_000,
-  /** Pending recipe slots kept (PROTOCOL.md §4). */
+  /** Pending recipe slots kept (docs/protocol.md §4). */
   recipeQueueMax: 10,
   /** Recipes for slots further ahead than this are ignored (bounds what an author can queue). */
   recipeMaxSlotsAhead: 64,
-  /** Recipe cut-off: ms after the slot's first block at which its recipe is frozen (PROTOCOL.md §4). */
+  /** Recipe cut-off: ms after the slot's first block at which its recipe is frozen (docs/protocol.md §4). */
   recipeCutoffMs: 0,
   /** Delay between submitters in rank order, ms (docs/lane0.md "who submits"). */
   submitGraceMs: 3000,
@@ -59,11 +59,11 @@ export const LANE0_DEFAULTS = {
   maxInflightSlots: 3,
 } as const
 
-/** The reference quorum (PROTOCOL.md §5): what a component uses when nobody passed the chain's. */
+/** The reference quorum (docs/protocol.md §5): what a component uses when nobody passed the chain's. */
 export const REFERENCE_QUORUM = 3
 
 /**
- * The one quorum (PROTOCOL.md §7): the chain's. A configured value (non-zero) that differs is a
+ * The one quorum (docs/protocol.md §7): the chain's. A configured value (non-zero) that differs is a
  * configuration error naming both values.
  */
 export function resolveQuorum(configured: number, chainQuorum: number): number {
@@ -87,7 +87,7 @@ export type Lane0Config = {
 } & {
   /**
    * Extra authorised recipe authors (hex raw Ed25519 keys or PeerIds) besides, when
-   * `epochDirectorsAreAuthors`, the directors of the recipe's epoch (PROTOCOL.md §1, §4).
+   * `epochDirectorsAreAuthors`, the directors of the recipe's epoch (docs/protocol.md §1, §4).
    */
   recipeAuthors: readonly string[]
   /** @default true */

@@ -1,4 +1,4 @@
-// The director's state machine (PROTOCOL.md §8; the plan's Task 2), pure: Standby → OnDeck{epoch} →
+// The director's state machine (docs/protocol.md §8), pure: Standby → OnDeck{epoch} →
 // Active{epoch, slot} → Draining{epoch} → Standby. §8 fix: a director elected for epoch N+1 while
 // serving N carries `nextEpoch` and goes straight from Active/Draining{N} to Active{N+1}.
 import { DirectorStateError } from './errors.ts'

@@ -1,4 +1,4 @@
-// The director service (the plan's Tasks 2 and 7; PROTOCOL.md §8): follows the chain's epochs through
+// The director service (docs/protocol.md §8): follows the chain's epochs through
 // Standby → OnDeck → Active → Draining → Standby, pre-warms the sidecar On-Deck, and runs the slot
 // pipeline for every slot of its epochs. It receives its collaborators (gossip, chain, sidecar, key,
 // clock) and builds only plain objects of its own; start()/stop() bracket everything it does.
@@ -273,7 +273,7 @@ export class DirectorService {
     const info = await this.chain.info()
     const slotClock = SlotClock.fromChainInfo(info)
     const networkId = this.init.networkId ?? info.genesisHash
-    // PROTOCOL.md §7: one quorum, the chain's; a configured one that differs refuses to start.
+    // docs/protocol.md §7: one quorum, the chain's; a configured one that differs refuses to start.
     const quorum = resolveQuorum(this.init.config?.quorum ?? this.config.quorum, info.quorum)
     const common = { clock: this.clock, logger: this.log, metrics: this.metrics }
     const bft = new BftParticipant(

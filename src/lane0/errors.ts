@@ -1,5 +1,5 @@
-// Lane 0's typed errors: one class per concern with a `code` union (ARCHITECTURE.md conventions), and
-// `SlotError`, which wraps the stage error of a failed slot with its slot and stage (the plan's Task 7).
+// Lane 0's typed errors: one class per concern with a `code` union, and
+// `SlotError`, which wraps the stage error of a failed slot with its slot and stage.
 
 export type DirectorStateErrorCode = 'INVALID_TRANSITION'
 
@@ -60,7 +60,7 @@ export type BftErrorCode =
   | 'COMMIT_TIMEOUT'
   | 'ABORTED'
 
-/** What a failed BFT round was missing (PROTOCOL.md §5 step 6). */
+/** What a failed BFT round was missing (docs/protocol.md §5 step 6). */
 export interface BftFailureDetails {
   epoch: bigint
   slot: bigint
@@ -154,7 +154,7 @@ export class RecipeQueueError extends Error {
   }
 }
 
-/** The stages of one slot (PROTOCOL.md §5–§7), in order. */
+/** The stages of one slot (docs/protocol.md §5–§7), in order. */
 export const SLOT_STAGES = ['recipe', 'generate', 'bft', 'publish', 'submit'] as const
 export type SlotStage = (typeof SLOT_STAGES)[number]
 

@@ -77,7 +77,7 @@ export interface JournalEntry {
   error: { stage: string; code: string; message: string } | null
   /**
    * The BFT messages this director signed for the slot (SCALE BftSignal bytes), written before they
-   * are published (PROTOCOL.md §5 step 5): after a restart exactly these are re-sent, never new ones.
+   * are published (docs/protocol.md §5 step 5): after a restart exactly these are re-sent, never new ones.
    */
   signed: { proposal: Uint8Array | null; commit: Uint8Array | null }
   updatedAtMs: number

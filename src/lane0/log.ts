@@ -1,4 +1,4 @@
-// Structured logging (STYLE.md 9): components take a pino Logger and make one child per module; the
+// Structured logging: components take a pino Logger and make one child per module; the
 // default is silent so that unit tests and embedded use print nothing.
 import { type Logger, pino } from 'pino'
 

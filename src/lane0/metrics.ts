@@ -1,4 +1,4 @@
-// Lane 0 Prometheus metrics as plain data (STYLE.md 8): names nsn_lane0_<what>_<unit>, time in
+// Lane 0 Prometheus metrics as plain data: names nsn_lane0_<what>_<unit>, time in
 // seconds, labels only from bounded enums. Code takes `Lane0Metrics | null`.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 
@@ -40,7 +40,7 @@ export function createLane0Metrics(register: Registry): Lane0Metrics {
       name: 'nsn_lane0_slot_stage_duration_seconds',
       help: 'Duration of each slot pipeline stage (total = recipe cut-off to submission)',
       labelNames: ['stage'],
-      // PROTOCOL.md §10: generation up to 12 s, BFT up to 5 s, a whole slot 45 s.
+      // docs/protocol.md §10: generation up to 12 s, BFT up to 5 s, a whole slot 45 s.
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 45, 90],
       registers,
     }),

@@ -1,4 +1,4 @@
-// process_slot (the plan's Task 7): generate → BFT → publish → chain submit for one slot, each stage
+// process_slot: generate → BFT → publish → chain submit for one slot, each stage
 // journalled before the next begins, failures raised as SlotError{slot, stage, cause} around the
 // stage's own typed error, one structured log line per stage with epoch and slot.
 import type { NodeKey } from '../crypto/index.ts'

@@ -1,4 +1,4 @@
-// Publication of certified video (PROTOCOL.md §6): the canonical member publishes its video as signed
+// Publication of certified video (docs/protocol.md §6): the canonical member publishes its video as signed
 // chunks with content_id = hex(content_hash); every other member waits its turn in rank order
 // (`publish_grace_ms` each, a hard deadline) and stands down only once a higher-ranked member's video
 // has been reassembled here and its BLAKE3 equals that member's certified content hash. The publisher
@@ -61,7 +61,7 @@ export interface ChunkPublisherInit {
   chunkSize?: number
   /** @default LANE0_DEFAULTS.publishGraceMs */
   publishGraceMs?: number
-  /** Bytes reassembled per signer and slot at most (PROTOCOL.md §2: bounds in bytes). @default LANE0_DEFAULTS.maxVideoBytes */
+  /** Bytes reassembled per signer and slot at most (docs/protocol.md §2: bounds in bytes). @default LANE0_DEFAULTS.maxVideoBytes */
   maxVideoBytes?: number
   /** Slots reassembled at once (expect()); the oldest is dropped beyond it. @default LANE0_DEFAULTS.maxInflightSlots + 1 */
   trackedSlots?: number
@@ -252,7 +252,7 @@ export class ChunkPublisher {
         if (signal?.aborted) throw aborted()
         try {
           // Sequential on purpose: gossipsub queues per peer, and yamux aborts a stream whose unread
-          // data passes 4 MiB (ECOSYSTEM.md trap 5) — bursts of parallel 1 MiB messages risk that.
+          // data passes 4 MiB (yamux read-buffer cap) — bursts of parallel 1 MiB messages risk that.
           await raceAbort(this.gossip.publish('video', encodeVideoChunk(chunk)), signal)
           published++
           bytes += chunk.payload.length
@@ -289,7 +289,7 @@ export class ChunkPublisher {
   }
 
   /**
-   * PROTOCOL.md §6 for one certified slot. `members` are the certificate's members in rank order.
+   * docs/protocol.md §6 for one certified slot. `members` are the certificate's members in rank order.
    * The canonical member publishes at once. Member k waits until k × grace after this call (a hard
    * deadline: trickled chunks do not extend it) and stands down as soon as a higher-ranked member's
    * video is reassembled and verified against its certified content hash, else publishes its own.

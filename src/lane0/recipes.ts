@@ -1,4 +1,4 @@
-// Recipe intake (PROTOCOL.md §4; the plan's Task 3): recipes from /nsn/recipes/1.0.0 in SCALE, JSON
+// Recipe intake (docs/protocol.md §4): recipes from /nsn/recipes/1.0.0 in SCALE, JSON
 // or CBOR are decoded, validated, authenticated against the authorised authors (by default the
 // directors of the recipe's epoch), and queued by slot (bounded). §4 fix: of two valid recipes for a
 // slot, the smallest (timestamp, BLAKE3(SCALE(recipe))) received before the slot's cut-off wins on
@@ -356,7 +356,7 @@ export class RecipeProcessor {
   }
 }
 
-/** One place that maps intake errors to gossip answers (STYLE.md 6). */
+/** One place that maps intake errors to gossip answers. */
 function classify(err: unknown): ValidationResult {
   if (err instanceof DecodeError) return 'reject'
   if (err instanceof RecipeQueueError) return 'ignore'

@@ -1,4 +1,4 @@
-// Chain submission of certified results (PROTOCOL.md §7), driven by the slot journal. Who submits:
+// Chain submission of certified results (docs/protocol.md §7), driven by the slot journal. Who submits:
 // every director holding the certificate, in turn — the certificate's members in rank order, then the
 // other elected directors by rank key — each `submitGraceMs` after the previous one, and only if the
 // chain does not already hold the slot's result. Unanswered calls are retried with backoff until

@@ -1,4 +1,4 @@
-// Generation through the sidecar (PROTOCOL.md §9; the plan's Task 4): ExecuteTask with the
+// Generation through the sidecar (docs/protocol.md §9): ExecuteTask with the
 // `vortex-lane0` plugin on lane 0, input {recipe, slot_id, seed}, a timeout and retries on retryable
 // sidecar failures. The plugin's output contract (file or inline media, embedding, hashes) is checked
 // by src/sidecar/vortex.ts; this maps it into a GenerationOutput and its failures into VortexError.
@@ -111,7 +111,7 @@ export class VortexClient {
     this.outputDir = init.outputDir ?? null
   }
 
-  /** On-Deck pre-warm (PROTOCOL.md §8): the sidecar answers, is healthy, and has our plugin. */
+  /** On-Deck pre-warm (docs/protocol.md §8): the sidecar answers, is healthy, and has our plugin. */
   async prewarm(): Promise<{ ok: true } | { ok: false; reason: string }> {
     try {
       const h = await this.sidecar.healthCheck()

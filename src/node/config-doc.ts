@@ -31,7 +31,7 @@ export function renderConfigDoc(): string {
   lines.push(
     '',
     'Component docs explain the keys: `docs/lane0.md` (lane0.*), `docs/p2p.md` (p2p.*), `docs/chain.md`,',
-    '`docs/sidecar.md` (sidecar.*, vortex.*); `recipes.*` are the recipe bounds of PROTOCOL.md §4.',
+    '`docs/sidecar.md` (sidecar.*, vortex.*); `recipes.*` are the recipe bounds of docs/protocol.md §4.',
     '',
   )
   return lines.join('\n')

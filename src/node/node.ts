@@ -1,4 +1,4 @@
-// The composition root (ARCHITECTURE.md): turns a NodeConfig into running objects — key, chain
+// The composition root: turns a NodeConfig into running objects — key, chain
 // client, libp2p node, sidecar (embedded gRPC server or external), director service, viewer feed,
 // HTTP API — and stops them in reverse order. No business rules live here.
 import { mkdir } from 'node:fs/promises'
@@ -93,7 +93,7 @@ function runnerEnv(config: NodeConfig): Record<string, string> {
   return { PYTHONPATH: rest === undefined || rest === '' ? abs : `${abs}:${rest}` }
 }
 
-/** Authorised recipe authors (PROTOCOL.md §1): the epoch's directors (unless disabled) and extra keys. */
+/** Authorised recipe authors (docs/protocol.md §1): the epoch's directors (unless disabled) and extra keys. */
 function recipeAuthors(config: NodeConfig, electedForSlot: ElectedForSlot): AuthorisedAuthors {
   const extra = config.lane0.recipeAuthors.map((id) => {
     const raw = publicKeyFromId(id)
@@ -115,7 +115,7 @@ function recipeAuthors(config: NodeConfig, electedForSlot: ElectedForSlot): Auth
 
 /**
  * A node that is not a director still relays /nsn/bft/1.0.0 and /nsn/challenges/1.0.0, so it must
- * validate them fully before forwarding (PROTOCOL.md §2): with decode-only checks it would forward
+ * validate them fully before forwarding (docs/protocol.md §2): with decode-only checks it would forward
  * forged certificates and be graylisted by the directors, cutting its viewers off. A BftParticipant
  * that never proposes installs exactly the directors' validators. Returns its stop function.
  */
@@ -235,7 +235,7 @@ export class NsnNode {
           : new SubstrateChainClient({ url: config.chain.url, logger: nodeLog })
       stops.push(() => chain.close())
       const chainInfo = await step('CHAIN_UNREACHABLE', `chain at ${config.chain.url}`, () => chain.info())
-      // PROTOCOL.md §7: one quorum, read from the chain; a configured one that differs is fatal.
+      // docs/protocol.md §7: one quorum, read from the chain; a configured one that differs is fatal.
       await step('CONFIG', 'lane0.quorum', async () => resolveQuorum(config.lane0.quorum, chainInfo.quorum))
 
       // The elected sets drive the relay policy, recipe authors and the viewer's trust anchor.
@@ -284,7 +284,7 @@ export class NsnNode {
             maxPendingInbound: config.p2p.maxPendingInbound,
             inboundPerSecondPerHost: config.p2p.inboundPerSecondPerHost,
           },
-          // Directors of the current and next epoch keep protected links (PROTOCOL.md §11).
+          // Directors of the current and next epoch keep protected links (docs/protocol.md §11).
           directorPeers: electedPeers(tracker),
           electedForSlot,
           videoPolicy: new RelayVideoPolicy({
@@ -352,7 +352,7 @@ export class NsnNode {
           { key, gossip: p2p, chain, sidecar, logger: nodeLog, metrics: createLane0Metrics(registry) },
           {
             journalDir: join(dataDir, 'journal'),
-            // The chain's quorum is the one its certificate check applies (PROTOCOL.md §7).
+            // The chain's quorum is the one its certificate check applies (docs/protocol.md §7).
             config: { ...config.lane0, quorum: chainInfo.quorum },
             networkId: chainInfo.genesisHash,
             recipeBounds: config.recipes,

@@ -1,4 +1,4 @@
-// The one place where gossip validation outcomes are decided and counted (STYLE.md §6): every
+// The one place where gossip validation outcomes are decided and counted: every
 // message runs size limit → rate limit / graylist → duplicate check → the topic's validator, and
 // whatever that throws becomes accept / reject / ignore here. GossipSub calls `validate` from its
 // topic validator hook, i.e. before the message is delivered or forwarded.
@@ -77,7 +77,7 @@ export class GossipValidation {
 
   /**
    * `from` is the peer that handed us the message; `author` is the peer that signed it (GossipSub
-   * StrictSign `from`), to which the rate budget is charged (PROTOCOL.md §2: a relay never pays
+   * StrictSign `from`), to which the rate budget is charged (docs/protocol.md §2: a relay never pays
    * for what it forwards). Without an author (unsigned, tests) the forwarding peer is charged.
    */
   async validate(
@@ -111,7 +111,7 @@ export class GossipValidation {
 
   private async run(topic: TopicName, data: Uint8Array, from: string, author: string): Promise<unknown> {
     const d = this.deps
-    // PROTOCOL.md §2: the topic's size limit, on receive as well, before any decoding.
+    // docs/protocol.md §2: the topic's size limit, on receive as well, before any decoding.
     const max = d.maxBytes[topic]
     if (data.length > max) {
       throw new GossipValidationError(
@@ -121,7 +121,7 @@ export class GossipValidation {
       )
     }
     // Per-author budget (constants.ts RATE_LIMIT_DEFAULTS): over it, ignore; repeatedly, graylist
-    // the author. Charged to the signer, never to the relay that forwarded it (PROTOCOL.md §2).
+    // the author. Charged to the signer, never to the relay that forwarded it (docs/protocol.md §2).
     if (d.rateLimiter !== null) {
       const wasGraylisted = d.rateLimiter.isGraylisted(author)
       const decision = d.rateLimiter.check(author, topic === 'video' ? 'video' : 'control', d.scoreOf(author))

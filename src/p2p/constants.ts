@@ -1,5 +1,5 @@
-// Every default of the mesh, once (STYLE.md §4): node/config.ts and docs/p2p.md read them from here.
-// Each number says where it comes from: PROTOCOL.md, a library limit, or a measurement.
+// Every default of the mesh, once: node/config.ts and docs/p2p.md read them from here.
+// Each number says where it comes from: docs/protocol.md, a library limit, or a measurement.
 import { DEFAULT_CHUNK_SIZE, GOSSIPSUB_OUTBOUND_CAP_BYTES, TOPIC_MAX_BYTES } from '../types/index.ts'
 
 const KiB = 1024
@@ -12,7 +12,7 @@ export interface GossipMeshOptions {
   heartbeatMs: number
 }
 
-/** GossipSub mesh parameters of PROTOCOL.md §2. */
+/** GossipSub mesh parameters of docs/protocol.md §2. */
 export const GOSSIP_MESH_DEFAULTS: Readonly<GossipMeshOptions> = Object.freeze({
   /** Target mesh degree. @default 6 */
   D: 6,
@@ -32,7 +32,7 @@ export const GOSSIP_MESH_DEFAULTS: Readonly<GossipMeshOptions> = Object.freeze({
 export const DEFAULT_VIDEO_PUBLISH_PEERS = 2
 
 /**
- * Room left in the 4 MiB outbound frame (ECOSYSTEM.md trap 2) for the GossipSub RPC envelope
+ * Room left in the 4 MiB outbound frame (its outbound frame cap) for the GossipSub RPC envelope
  * (from, seqno, topic, signature, key: about 200 bytes) and control messages piggybacked on a
  * forwarded message. A chunk of MAX_CHUNK_PAYLOAD_BYTES (4 MiB − 64 KiB) plus its header fits.
  */
@@ -43,13 +43,13 @@ export const MAX_PUBLISH_BYTES = GOSSIPSUB_OUTBOUND_CAP_BYTES - RPC_ENVELOPE_RES
 
 /**
  * Largest length-prefixed RPC accepted from a peer: the largest topic limit (video, 16 MiB,
- * PROTOCOL.md §2) plus framing. A larger frame is refused by the stream decoder and never
+ * docs/protocol.md §2) plus framing. A larger frame is refused by the stream decoder and never
  * reaches a validator. it-length-prefixed's own default would be 4 MiB.
  */
 export const MAX_INBOUND_RPC_BYTES = Math.max(...Object.values(TOPIC_MAX_BYTES)) + 64 * KiB
 
 /**
- * Yamux aborts a stream whose unread data passes `maxReadBufferLength` (ECOSYSTEM.md trap 5,
+ * Yamux aborts a stream whose unread data passes `maxReadBufferLength` (yamux read-buffer cap,
  * 4 MiB by default). GossipSub reads its streams as soon as its handler is attached, but data that
  * arrives before that (right after the protocol is negotiated, while a publisher is already
  * streaming 1 MiB chunks) sits in that buffer, and yamux grants window on receipt, not on read.
@@ -88,7 +88,7 @@ export const DEFAULT_LISTEN_ADDRS: readonly string[] = Object.freeze([
 export const DEFAULT_BOOTSTRAP_DELAY_MS = 100
 
 /**
- * Video relay bounds of PROTOCOL.md §6. `maxVideoBytes` is not fixed by the protocol: 45 s of
+ * Video relay bounds of docs/protocol.md §6. `maxVideoBytes` is not fixed by the protocol: 45 s of
  * 1080p H.264 at a generous 20 Mbit/s is 107 MiB, so 128 MiB leaves headroom; with 1 MiB chunks
  * that is at most 128 chunks per content id.
  */
@@ -104,18 +104,18 @@ export interface VideoBoundsOptions {
 export const VIDEO_BOUNDS_DEFAULTS: Readonly<VideoBoundsOptions> = Object.freeze({
   /** Largest video one content id may carry. @default 128 MiB */
   maxVideoBytes: 128 * MiB,
-  /** Network chunk size (PROTOCOL.md §2). @default 1 MiB */
+  /** Network chunk size (docs/protocol.md §2). @default 1 MiB */
   chunkSize: DEFAULT_CHUNK_SIZE,
-  /** At most this many content ids per director per slot: the quorum q (PROTOCOL.md §5, §6). @default 3 */
+  /** At most this many content ids per director per slot: the quorum q (docs/protocol.md §5, §6). @default 3 */
   maxContentIdsPerSlot: 3,
   /**
-   * Slots whose counters are kept per director (PROTOCOL.md §2: one signer never evicts another's
+   * Slots whose counters are kept per director (docs/protocol.md §2: one signer never evicts another's
    * state); beyond it the director's own oldest slot is dropped. The window is 5 slots. @default 5
    */
   maxTrackedSlots: 5,
-  /** Chunks for slots before current − this are ignored as stale (PROTOCOL.md §2). @default 2 */
+  /** Chunks for slots before current − this are ignored as stale (docs/protocol.md §2). @default 2 */
   slotsBehind: 2,
-  /** Chunks for slots after current + this are ignored (PROTOCOL.md §2). @default 2 */
+  /** Chunks for slots after current + this are ignored (docs/protocol.md §2). @default 2 */
   slotsAhead: 2,
 })
 
@@ -128,7 +128,7 @@ export const VIDEO_BOUNDS_DEFAULTS: Readonly<VideoBoundsOptions> = Object.freeze
  *    100 messages/min. One 45 s slot carries at most 5 proposals + 5 commits + 5 certificates
  *    (n = 5) and a few recipes: about 20/min.
  *  - video: a 45 s 1080p video is 43 chunks of 1 MiB at 8 Mbit/s, 107 at 20 Mbit/s; a slot may
- *    see the canonical video and fallbacks (PROTOCOL.md §6). The budget is the relay bound itself:
+ *    see the canonical video and fallbacks (docs/protocol.md §6). The budget is the relay bound itself:
  *    q (3) content ids × 128 chunks per 45 s slot = 384 per slot = 512/min, which the 100/min
  *    reference would not hold (one 20 Mbit/s video is 107 chunks in about a second).
  * Buckets refill continuously; capacity = one minute's budget, so a whole video may arrive at once.
@@ -151,7 +151,7 @@ export const RATE_LIMIT_DEFAULTS = Object.freeze({
 })
 
 /**
- * Peer-scoring parameters (GossipSub v1.1). Topic weights come from TOPIC_SPECS (PROTOCOL.md §2);
+ * Peer-scoring parameters (GossipSub v1.1). Topic weights come from TOPIC_SPECS (docs/protocol.md §2);
  * the rest is chosen here, see docs/p2p.md for the arithmetic.
  */
 export const SCORE_DEFAULTS = Object.freeze({

@@ -1,10 +1,10 @@
-// The two error kinds of the mesh (STYLE.md §7): P2PError for what our own node could not do
+// The two error kinds of the mesh: P2PError for what our own node could not do
 // (publish, config), GossipValidationError for a remote message a validator refuses. Both carry a
 // bounded `code` so that metrics can label by it and tests can check it.
 import type { VideoChunkErrorCode } from './video.ts'
 
 export type P2PErrorCode =
-  /** The message is larger than the topic's limit or than what GossipSub can send (ECOSYSTEM.md trap 2). */
+  /** The message is larger than the topic's limit or than what GossipSub can send (its outbound frame cap). */
   | 'OVERSIZE'
   /** No peer is subscribed to the topic (or none above the publish score threshold). */
   | 'NO_PEERS'
@@ -33,7 +33,7 @@ export class P2PError extends Error {
 }
 
 /**
- * What a validator does with a refused message (PROTOCOL.md §2): `reject` = invalid, lowers the
+ * What a validator does with a refused message (docs/protocol.md §2): `reject` = invalid, lowers the
  * sender's peer score (GossipSub P4); `ignore` = not forwarded, not delivered, no penalty
  * (duplicate, stale, not yet decidable, over our local rate budget).
  */
@@ -56,7 +56,7 @@ export type GossipErrorCode =
   | 'NOT_RELAYED'
   // decoding / structure: a chunk's own verification codes (src/p2p/video.ts), also used for other topics
   | Exclude<VideoChunkErrorCode, 'CHUNK_SIZE'>
-  // authorisation and per-slot bounds (PROTOCOL.md §6)
+  // authorisation and per-slot bounds (docs/protocol.md §6)
   | 'UNAUTHORISED_SIGNER'
   | 'ELECTION_UNKNOWN'
   | 'TOO_MANY_CHUNKS'
@@ -65,7 +65,7 @@ export type GossipErrorCode =
   | 'OUT_OF_WINDOW'
   | 'CHUNK_TOO_LARGE'
   | 'CONTENT_TOO_LARGE'
-  // recipes (PROTOCOL.md §4)
+  // recipes (docs/protocol.md §4)
   | 'INVALID_RECIPE'
   | 'UNAUTHORISED_AUTHOR'
   | 'AUTHORS_UNKNOWN'

@@ -1,9 +1,9 @@
-// The Gossip seam (ARCHITECTURE.md): what the rest of the node needs from the mesh. The libp2p
+// The Gossip seam: what the rest of the node needs from the mesh. The libp2p
 // implementation lives in this folder; unit tests elsewhere substitute an in-process fake.
 import type { VideoChunk } from '../types/index.ts'
 import type { TopicName } from './topics.ts'
 
-/** Outcome of an application validator (PROTOCOL.md §2): reject lowers the sender's score. */
+/** Outcome of an application validator (docs/protocol.md §2): reject lowers the sender's score. */
 export type ValidationResult = 'accept' | 'reject' | 'ignore'
 
 /**
@@ -39,7 +39,7 @@ export interface Gossip {
   setValidator(topic: TopicName, validator: TopicValidator): void
 }
 
-/** Outcome of publishing one video's chunks (the plan's publish_video, with timings). */
+/** Outcome of publishing one video's chunks (with timings). */
 export interface PublishVideoReport {
   /** Chunks given. */
   total: number

@@ -11,7 +11,7 @@
 //      dropped before its signature (over the whole 1 MiB message) is verified again.
 //   4. Video publish striping: a video chunk is published to `videoPublishPeers` mesh peers,
 //      rotating per chunk, instead of every mesh peer; the mesh forwards it on. The publisher's
-//      upload per chunk drops from D copies to videoPublishPeers copies (PROTOCOL.md §10's
+//      upload per chunk drops from D copies to videoPublishPeers copies (docs/protocol.md §10's
 //      propagation budget on a home uplink); every subscriber still receives every chunk through
 //      the connected mesh.
 // The hooks use internals of the GossipSub class (typed below, checked at install): the

@@ -1,4 +1,4 @@
-// Prometheus metrics of the mesh as plain data (STYLE.md §8): `createP2PMetrics(register)` returns
+// Prometheus metrics of the mesh as plain data: `createP2PMetrics(register)` returns
 // an object, code takes `P2PMetrics | null`. Labels come from bounded sets only: topic names,
 // validation results and GossipErrorCode / P2PErrorCode values, never peer ids or messages.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'

@@ -1,5 +1,5 @@
-// The libp2p node of a NSN peer (issue 3): TCP + WebSockets, Noise, Yamux, identify, ping,
-// bootstrap / mDNS discovery and GossipSub on the six topics of PROTOCOL.md §2, with our
+// The libp2p node of a NSN peer: TCP + WebSockets, Noise, Yamux, identify, ping,
+// bootstrap / mDNS discovery and GossipSub on the six topics of docs/protocol.md §2, with our
 // validators in GossipSub's topic-validator hook (they run before delivery and forwarding).
 // It implements the Gossip seam; the composition root builds one per process.
 import { performance } from 'node:perf_hooks'
@@ -83,7 +83,7 @@ import { checkChunkSize } from './video.ts'
 import { type ElectedForSlot, RelayVideoPolicy, type VideoChunkPolicy } from './video-policy.ts'
 
 export interface P2PNodeInit {
-  /** The node key: libp2p identity (PeerId) and GossipSub StrictSign signer (PROTOCOL.md §1). */
+  /** The node key: libp2p identity (PeerId) and GossipSub StrictSign signer (docs/protocol.md §1). */
   key: NodeKey
   /** @default DEFAULT_LISTEN_ADDRS (TCP 9000 and WebSockets 9001 on 0.0.0.0) */
   listen?: readonly string[]
@@ -109,11 +109,11 @@ export interface P2PNodeInit {
    * and recipe is ignored as not yet decidable.
    */
   electedForSlot?: ElectedForSlot
-  /** The chain's current slot: the video relay window (PROTOCOL.md §2). @default unknown (no window) */
+  /** The chain's current slot: the video relay window (docs/protocol.md §2). @default unknown (no window) */
   currentSlot?: () => bigint | undefined
   /** Replaces the relay policy built from `electedForSlot` (e.g. a viewer's certificate policy). */
   videoPolicy?: VideoChunkPolicy
-  /** Relay bounds of PROTOCOL.md §6. @default VIDEO_BOUNDS_DEFAULTS */
+  /** Relay bounds of docs/protocol.md §6. @default VIDEO_BOUNDS_DEFAULTS */
   video?: Partial<VideoBoundsOptions>
   recipes?: {
     /** @default the directors elected for the recipe's slot (authorsFromElection) */
@@ -128,7 +128,7 @@ export interface P2PNodeInit {
   maxConnections?: number
   /** Mesh peers each video chunk is published to, rotating; 0 = all. @default DEFAULT_VIDEO_PUBLISH_PEERS */
   videoPublishPeers?: number
-  /** DHT, AutoNAT, relay, DCUtR, UPnP (PROTOCOL.md §11). @default REACHABILITY_DEFAULTS */
+  /** DHT, AutoNAT, relay, DCUtR, UPnP (docs/protocol.md §11). @default REACHABILITY_DEFAULTS */
   reachability?: Partial<ReachabilityOptions>
   /** Connection limits. @default CONNECTION_LIMIT_DEFAULTS (maxConnections overrides its field) */
   limits?: Partial<ConnectionLimits>
@@ -170,7 +170,7 @@ export interface P2PStatus {
   validation: Partial<Record<TopicName, ValidationCounts>>
   /** Relay-path counters since start: duplicate copies received, copies forwarded. */
   relayPath: RelayPathCounters
-  /** NAT status, observed addresses, DHT, relay reservations, directors' links (PROTOCOL.md §11). */
+  /** NAT status, observed addresses, DHT, relay reservations, directors' links (docs/protocol.md §11). */
   reachability: ReachabilityStatus
 }
 
@@ -421,7 +421,7 @@ export class P2PNode implements VideoGossip {
     for (const name of TOPIC_NAMES) {
       pubsub.topicValidators.set(
         TOPICS[name],
-        // StrictSign: msg.from is the author, whose budget the message draws on (PROTOCOL.md §2).
+        // StrictSign: msg.from is the author, whose budget the message draws on (docs/protocol.md §2).
         async (peer, msg) =>
           RESULT[await this.validation.validate(name, msg.data, peer.toString(), msg.from?.toString())],
       )

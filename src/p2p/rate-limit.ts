@@ -1,4 +1,4 @@
-// Per-peer message budgets (issue 3; numbers and their reasons in constants.ts RATE_LIMIT_DEFAULTS):
+// Per-peer message budgets (numbers and their reasons in constants.ts RATE_LIMIT_DEFAULTS):
 // one token bucket per peer for video chunks and one for everything else, doubled for high-score
 // peers, and a graylist for peers that keep running into the limit. Pure state, injected clock.
 import { RATE_LIMIT_DEFAULTS } from './constants.ts'

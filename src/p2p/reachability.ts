@@ -13,7 +13,7 @@ import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import { P2PError } from './errors.ts'
 
-/** The DHT protocol id of PROTOCOL.md §11 (the reference implementation's). */
+/** The DHT protocol id of docs/protocol.md §11 (the reference implementation's). */
 export const NSN_KAD_PROTOCOL = '/nsn/kad/1.0.0'
 
 export interface ReachabilityOptions {

@@ -1,4 +1,4 @@
-// GossipSub v1.1 peer-scoring parameters built from TOPIC_SPECS weights (PROTOCOL.md §2) and
+// GossipSub v1.1 peer-scoring parameters built from TOPIC_SPECS weights (docs/protocol.md §2) and
 // SCORE_DEFAULTS. The arithmetic behind each number is in docs/p2p.md.
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import { SCORE_DEFAULTS } from './constants.ts'

@@ -1,4 +1,4 @@
-// GossipSub topics of PROTOCOL.md §2: exact strings, size limits, scoring weights.
+// GossipSub topics of docs/protocol.md §2: exact strings, size limits, scoring weights.
 import { TOPIC_MAX_BYTES } from '../types/index.ts'
 
 export const TOPICS = {
@@ -17,7 +17,7 @@ export interface TopicSpec {
   readonly name: TopicName
   readonly topic: TopicString
   readonly maxBytes: number
-  /** Peer-scoring topic weight (PROTOCOL.md §2). */
+  /** Peer-scoring topic weight (docs/protocol.md §2). */
   readonly weight: number
   /** Publish to all peers, not only the mesh (BFT: latency matters more than bandwidth). */
   readonly floodPublish: boolean
@@ -62,7 +62,7 @@ export const TOPIC_SPECS: Readonly<Record<TopicName, TopicSpec>> = {
   },
 }
 
-/** The six topic names, in the order of PROTOCOL.md §2. */
+/** The six topic names, in the order of docs/protocol.md §2. */
 export const TOPIC_NAMES: readonly TopicName[] = Object.freeze(Object.keys(TOPICS) as TopicName[])
 
 const NAME_BY_TOPIC = new Map<string, TopicName>(TOPIC_NAMES.map((n) => [TOPICS[n], n]))
@@ -73,7 +73,7 @@ export function topicNameOf(topic: string): TopicName | undefined {
 }
 
 /**
- * Topics a node joins by default: those whose messages are authenticated (PROTOCOL.md §2).
+ * Topics a node joins by default: those whose messages are authenticated (docs/protocol.md §2).
  * `attestations` and `tasks` have no signed wire type here, so they are not joined.
  */
 export const RELAYED_TOPICS: readonly TopicName[] = Object.freeze(['recipes', 'video', 'bft', 'challenges'])

@@ -1,4 +1,4 @@
-// Default application validators, one per topic (PROTOCOL.md §2), in Lodestar's style (STYLE.md §6):
+// Default application validators, one per topic (docs/protocol.md §2), in Lodestar's style:
 // pure `validateX(deps, data)` functions that return the decoded message or throw a
 // GossipValidationError(REJECT|IGNORE, code). Size and rate limits run before them (adapter.ts).
 // The mapped registry type makes a topic without a validator a compile error.
@@ -52,7 +52,7 @@ export interface VideoValidationDeps {
   maxBytes?: number
 }
 
-/** PROTOCOL.md §3, §6: decode, BLAKE3(payload) = payload_hash, Ed25519 over SCALE(header), then the policy. */
+/** docs/protocol.md §3, §6: decode, BLAKE3(payload) = payload_hash, Ed25519 over SCALE(header), then the policy. */
 export function validateVideoChunk(deps: VideoValidationDeps, data: Uint8Array): VideoChunk {
   let chunk: VideoChunk
   try {
@@ -91,7 +91,7 @@ export interface RecipeValidationDeps {
   maxBytes?: number
 }
 
-/** By default the directors of the epoch are the authors (PROTOCOL.md §1, §4). */
+/** By default the directors of the epoch are the authors (docs/protocol.md §1, §4). */
 export function authorsFromElection(electedForSlot: ElectedForSlot): AuthorisedAuthors {
   return (slot) => {
     const elected = electedForSlot(slot)
@@ -105,7 +105,7 @@ export function authorsFromElection(electedForSlot: ElectedForSlot): AuthorisedA
   }
 }
 
-/** PROTOCOL.md §3, §4: decode (SCALE, JSON or CBOR), bounds, author authorised, signature. */
+/** docs/protocol.md §3, §4: decode (SCALE, JSON or CBOR), bounds, author authorised, signature. */
 export function validateRecipeMessage(deps: RecipeValidationDeps, data: Uint8Array): Recipe {
   let recipe: Recipe
   try {
@@ -145,7 +145,7 @@ function recipeErrorToGossip(err: RecipeError): GossipValidationError {
       return new GossipValidationError(GossipAction.IGNORE, 'NOT_YET_VALID', err.message, err)
     case 'BAD_SIGNATURE':
       return new GossipValidationError(GossipAction.REJECT, 'BAD_SIGNATURE', err.message, err)
-    // The author set and the bounds are this node's configuration (PROTOCOL.md §2: ignore).
+    // The author set and the bounds are this node's configuration (docs/protocol.md §2: ignore).
     case 'UNAUTHORISED_AUTHOR':
       return new GossipValidationError(GossipAction.IGNORE, 'UNAUTHORISED_AUTHOR', err.message, err)
     default:
@@ -157,7 +157,7 @@ function recipeErrorToGossip(err: RecipeError): GossipValidationError {
 // bft, challenges: decode-level checks (building blocks for full validators and tests). Lane 0
 // installs the full rules (elected signer, signatures, slot window) with Gossip.setValidator.
 
-/** PROTOCOL.md §5: a BftSignal that decodes (variant 16/17/18, no trailing bytes). */
+/** docs/protocol.md §5: a BftSignal that decodes (variant 16/17/18, no trailing bytes). */
 export function validateBftDecodes(data: Uint8Array, maxBytes: number = TOPIC_MAX_BYTES.bft): BftSignal {
   try {
     return decodeBftSignal(data, maxBytes)
@@ -167,7 +167,7 @@ export function validateBftDecodes(data: Uint8Array, maxBytes: number = TOPIC_MA
   }
 }
 
-/** PROTOCOL.md §5 step 2: equivocation evidence (two proposals) that decodes. */
+/** docs/protocol.md §5 step 2: equivocation evidence (two proposals) that decodes. */
 export function validateEvidenceDecodes(
   data: Uint8Array,
   maxBytes: number = TOPIC_MAX_BYTES.challenges,
@@ -187,7 +187,7 @@ export function validateNonEmpty(data: Uint8Array): Uint8Array {
 }
 
 /**
- * PROTOCOL.md §2 start-up window: until the full validator of `topic` is installed, its messages
+ * docs/protocol.md §2 start-up window: until the full validator of `topic` is installed, its messages
  * are ignored. A decode-only check would accept (and forward) forged proposals and evidence.
  */
 export function pendingValidator(topic: TopicName): () => never {
@@ -195,7 +195,7 @@ export function pendingValidator(topic: TopicName): () => never {
 }
 
 /**
- * PROTOCOL.md §2: a topic is relayed only when its messages are authenticated. `attestations` and
+ * docs/protocol.md §2: a topic is relayed only when its messages are authenticated. `attestations` and
  * `tasks` have no signed wire type in this node, so they are not joined and anything arriving on
  * them is ignored; an application that defines one installs its own validator.
  */

@@ -1,4 +1,4 @@
-// Who may publish video chunks, and how much (PROTOCOL.md §6). The relay policy: the signer is a
+// Who may publish video chunks, and how much (docs/protocol.md §6). The relay policy: the signer is a
 // director elected for the chunk's slot, and one director pushes at most q content ids per slot
 // and at most ceil(max_video_bytes / chunk_size) distinct chunks per content id. It deliberately
 // knows nothing about certificates: gossip does not order topics, so a relay must not drop a
@@ -27,7 +27,7 @@ export interface RelayVideoPolicyOptions {
   electedForSlot: ElectedForSlot
   /**
    * The chain's current slot, or undefined when not known yet. With it, only slots in
-   * current−slotsBehind … current+slotsAhead are tracked (PROTOCOL.md §2); chunks outside are
+   * current−slotsBehind … current+slotsAhead are tracked (docs/protocol.md §2); chunks outside are
    * ignored. Without it (a fixed test election) only the per-signer bound applies.
    */
   currentSlot?: () => bigint | undefined
@@ -35,7 +35,7 @@ export interface RelayVideoPolicyOptions {
   maxVideoBytes?: number
   /** @default VIDEO_BOUNDS_DEFAULTS.chunkSize (1 MiB) */
   chunkSize?: number
-  /** q of PROTOCOL.md §5. @default 3 */
+  /** q of docs/protocol.md §5. @default 3 */
   maxContentIdsPerSlot?: number
   /** Slots tracked per signer (its own oldest is dropped beyond it). @default 5 */
   maxTrackedSlots?: number
@@ -55,7 +55,7 @@ export function staticElection(keys: readonly Uint8Array[]): ElectedForSlot {
 
 interface ContentState {
   indexes: Set<number>
-  /** Payload bytes relayed for this content id (PROTOCOL.md §2: bounds in bytes too). */
+  /** Payload bytes relayed for this content id (docs/protocol.md §2: bounds in bytes too). */
   bytes: number
 }
 
@@ -63,7 +63,7 @@ interface ContentState {
 type SignerSlots = Map<bigint, Map<string, ContentState>>
 
 /**
- * Relay rule of PROTOCOL.md §6 with its per-slot bounds, keyed per signer so that one director
+ * Relay rule of docs/protocol.md §6 with its per-slot bounds, keyed per signer so that one director
  * can never evict another's state (§2), and only for slots in a window around the chain's slot.
  */
 export class RelayVideoPolicy implements VideoChunkPolicy {

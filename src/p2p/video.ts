@@ -1,4 +1,4 @@
-// Signed video chunks (PROTOCOL.md §3, §6; the plan's p2p/video.rs): the header is signed, the
+// Signed video chunks (docs/protocol.md §3, §6): the header is signed, the
 // payload is bound to it by BLAKE3. Hot path: one copy, one hash and one signature per chunk; the
 // chunk is built directly in its wire encoding.
 import { blake3, type NodeKey, publicKeyFromProto, verifyWithProtoKey } from '../crypto/index.ts'
@@ -49,7 +49,7 @@ export interface BuildVideoChunksOptions {
   timestampMs?: bigint
 }
 
-/** Check a configured chunk size against the GossipSub outbound cap (ECOSYSTEM.md trap 2). */
+/** Check a configured chunk size against the GossipSub outbound cap (its outbound frame cap). */
 export function checkChunkSize(chunkSize: number): void {
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_CHUNK_PAYLOAD_BYTES) {
     throw new VideoChunkError(
@@ -62,7 +62,7 @@ export function checkChunkSize(chunkSize: number): void {
 
 /**
  * Split `video` into signed, wire-ready chunks. Each chunk's payload is copied once, into the
- * buffer that is its wire encoding (SCALE, PROTOCOL.md §3), and hashed there; encodeVideoChunk then
+ * buffer that is its wire encoding (SCALE, docs/protocol.md §3), and hashed there; encodeVideoChunk then
  * returns those bytes without another copy. The chunks are frozen.
  */
 export function buildVideoChunks(
@@ -120,7 +120,7 @@ export function buildVideoChunks(
 
 /**
  * Verify a decoded chunk: structure, payload hash, and the signature over SCALE(header). It says
- * nothing about whether the signer may publish: that is the caller's policy (PROTOCOL.md §6).
+ * nothing about whether the signer may publish: that is the caller's policy (docs/protocol.md §6).
  * Returns the signer's raw public key.
  */
 export function verifyVideoChunk(chunk: VideoChunk): Uint8Array {

@@ -1,4 +1,4 @@
-// Injected time (ARCHITECTURE.md: "time and randomness are injected"): every timeout in the scheduler
+// Injected time (time and randomness are injected): every timeout in the scheduler
 // and Lane 0 reads a `Clock`, so unit tests drive 5 s BFT rounds and 3 s publish graces instantly.
 // No `node:` imports: the viewer bundles this module too.
 

@@ -1,4 +1,4 @@
-// A typed event emitter (STYLE.md 11: name → payload map instead of string-keyed emitters).
+// A typed event emitter (name → payload map instead of string-keyed emitters).
 // Listeners run synchronously in registration order; one that throws does not stop the others.
 // No `node:` imports, so browser code (the viewer's assembler) can use it too.
 

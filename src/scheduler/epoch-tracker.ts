@@ -1,4 +1,4 @@
-// Epoch tracking (PROTOCOL.md §7, §8): turns the chain's event stream into the node's view of epochs —
+// Epoch tracking (docs/protocol.md §7, §8): turns the chain's event stream into the node's view of epochs —
 // who is elected, when to go On-Deck (lead time before the epoch's first block), when an epoch starts
 // and ends, and when each block-driven slot starts. No network I/O: it reads a ChainClient it is given.
 import type { ChainClient, ChainEvent, ChainInfo } from '../chain/client.ts'
@@ -164,7 +164,7 @@ export class EpochTrackerCore {
         if (rec.started) break // a repeated announcement changes nothing
         rec.startBlock ??= ev.block
         rec.endBlock = ev.endBlock
-        // PROTOCOL.md §8: an elected node always passes through On-Deck, even when the election
+        // docs/protocol.md §8: an elected node always passes through On-Deck, even when the election
         // reached it late (restart mid-lookahead, or a chain announcing at the switch).
         if (rec.elected && !rec.onDeckEmitted) out.push(this.onDeck(ev.epoch, rec, ev.block))
         rec.started = true
@@ -240,7 +240,7 @@ export interface EpochTrackerComponents {
 
 export interface EpochTrackerInit {
   self: Uint8Array
-  /** @default 120000 (PROTOCOL.md §8) */
+  /** @default 120000 (docs/protocol.md §8) */
   onDeckLeadMs?: number
 }
 

@@ -1,4 +1,4 @@
-// The node's lane state (ARCHITECTURE.md scheduler; PROTOCOL.md §8): which lane the GPU serves.
+// The node's lane state (docs/protocol.md §8): which lane the GPU serves.
 // Lane1Active → Draining{epoch} on On-Deck (Lane 1 work is drained) → Lane0Active{epoch} when the
 // epoch starts → Lane1Active when it ends; a node elected for consecutive epochs stays in Lane 0.
 import type { LaneMode } from '../types/index.ts'

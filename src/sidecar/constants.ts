@@ -1,5 +1,5 @@
 // Defaults of the sidecar, server and client, in one place: the CLI help, the docs and the tests read
-// them from here (STYLE.md 4).
+// them from here.
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -10,7 +10,7 @@ export const DEFAULT_SIDECAR_HOST = '127.0.0.1'
 export const DEFAULT_SIDECAR_PORT = 50050
 
 /**
- * gRPC message cap in both directions. grpc-js defaults to 4 MiB (ECOSYSTEM.md); an upstream plugin
+ * gRPC message cap in both directions. grpc-js defaults to 4 MiB; an upstream plugin
  * may return its video inline as base64 inside result_metadata, and a 60 s clip can pass 4 MiB.
  */
 export const GRPC_MAX_MESSAGE_BYTES = 64 * MiB
@@ -42,13 +42,13 @@ export const DEFAULT_MAX_RETAINED_TASKS = 1000
 /** Time between SIGTERM to a plugin's process group and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 500
 
-/** Policy defaults (PROTOCOL.md §9, reference plugin policy). */
+/** Policy defaults (docs/protocol.md §9, reference plugin policy). */
 export const DEFAULT_POLICY_MAX_VRAM_GB = 11.5
-/** PROTOCOL.md §9: the Vortex call timeout is 45 s (the reference policy's 15 s would refuse its own plugin). */
+/** docs/protocol.md §9: the Vortex call timeout is 45 s (the reference policy's 15 s would refuse its own plugin). */
 export const DEFAULT_LANE0_MAX_LATENCY_MS = 45_000
 export const DEFAULT_LANE1_MAX_LATENCY_MS = 120_000
 
-/** Client defaults. PROTOCOL.md §9: Vortex call timeout 45 s, 1 retry on sidecar failure. */
+/** Client defaults. docs/protocol.md §9: Vortex call timeout 45 s, 1 retry on sidecar failure. */
 export const DEFAULT_CALL_TIMEOUT_MS = 45_000
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000
 export const DEFAULT_RETRIES = 1

@@ -1,4 +1,4 @@
-// Plugin manifests (PROTOCOL.md §9): `<plugins dir>/<name>/manifest.yaml` parsed, validated field by
+// Plugin manifests (docs/protocol.md §9): `<plugins dir>/<name>/manifest.yaml` parsed, validated field by
 // field, and the entrypoint resolved to a command line. Discovery never runs plugin code.
 import { type Dirent, constants as fsConstants } from 'node:fs'
 import { access, readdir, readFile, stat } from 'node:fs/promises'

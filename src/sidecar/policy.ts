@@ -1,4 +1,4 @@
-// The operator's plugin policy (PROTOCOL.md §9): which plugins may run, on which lane, within which
+// The operator's plugin policy (docs/protocol.md §9): which plugins may run, on which lane, within which
 // declared latency and VRAM. Applied at discovery and again before every task, before anything runs.
 import {
   DEFAULT_LANE0_MAX_LATENCY_MS,
@@ -57,7 +57,7 @@ export function checkPolicy(manifest: PluginManifest, lane: Lane, policy: Plugin
       lane,
       `plugin "${n}" supports ${manifest.supported_lanes.join(', ')}, not ${lane}`,
     )
-  // Lane 0 results are compared across directors (PROTOCOL.md §5): only deterministic generators.
+  // Lane 0 results are compared across directors (docs/protocol.md §5): only deterministic generators.
   if (lane === 'lane0' && !manifest.deterministic)
     throw new PolicyError(
       'NOT_DETERMINISTIC',

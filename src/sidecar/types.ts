@@ -1,4 +1,4 @@
-// The sidecar's ExecuteTask contract in TypeScript (PROTOCOL.md §9), used by the gRPC client and by
+// The sidecar's ExecuteTask contract in TypeScript (docs/protocol.md §9), used by the gRPC client and by
 // lane0's VortexClient; lane0 unit tests fake `SidecarTaskRunner`.
 
 export interface ExecuteTaskRequest {

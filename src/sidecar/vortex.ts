@@ -20,7 +20,7 @@ import { type ExecuteTaskRequest, SidecarError } from './types.ts'
 export const VORTEX_PLUGIN_NAME = 'vortex-lane0'
 /** Sidecar lane of Lane 0 tasks. */
 export const VORTEX_LANE = 0
-/** Largest video a director accepts from its generator (PROTOCOL.md §2: a video message ≤ 16 MiB). */
+/** Largest video a director accepts from its generator (docs/protocol.md §2: a video message ≤ 16 MiB). */
 export const DEFAULT_MAX_VIDEO_BYTES = 256 * 1024 * 1024
 /** The container assumed when the output names none (the upstream Python plugin sends no `mime`). */
 export const DEFAULT_VORTEX_MIME = 'video/mp4'
@@ -31,7 +31,7 @@ export interface VortexRequestOptions {
   slotId?: bigint
   /** Omitted: the plugin derives it from the recipe hash, the same on every director. */
   seed?: bigint
-  /** @default 45000 (PROTOCOL.md §9) */
+  /** @default 45000 (docs/protocol.md §9) */
   timeoutMs?: number
   /** Test option: controlled embedding noise (cosine ≈ 1/sqrt(1 + 512σ²)). */
   embeddingNoise?: { sigma: number; seed: bigint }
@@ -53,7 +53,7 @@ export interface VortexRequestOptions {
 const u64Json = (v: bigint): number | string =>
   v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
 
-/** The ExecuteTask request that asks vortex-lane0 for `recipe`'s slot (input of PROTOCOL.md §9). */
+/** The ExecuteTask request that asks vortex-lane0 for `recipe`'s slot (input of docs/protocol.md §9). */
 export function vortexRequest(recipe: Recipe, opts: VortexRequestOptions): ExecuteTaskRequest {
   const input: Record<string, unknown> = {
     ...opts.extra,
@@ -253,7 +253,7 @@ export function parseVortexOutput(
   if (videoPath !== null && videoData !== null)
     throw bad('video_data', 'both video_path and video_data are present')
 
-  // PROTOCOL.md §9 names the audio `audio_waveform`: vortex-lane0 puts the WAV file's path there in
+  // docs/protocol.md §9 names the audio `audio_waveform`: vortex-lane0 puts the WAV file's path there in
   // file mode (beside `audio_path`), the upstream plugin base64 inline; an array of samples is taken too.
   let audioPath = optPath(out, 'audio_path')
   let audioData = optBase64(out, 'audio_data', maxBytes)
@@ -388,7 +388,7 @@ async function openedPath(
 
 /**
  * The video bytes (read from the task folder or decoded inline), checked against the reported
- * content hash. Returns them with their BLAKE3 (the proposal's `content_hash`, PROTOCOL.md §5).
+ * content hash. Returns them with their BLAKE3 (the proposal's `content_hash`, docs/protocol.md §5).
  * Read it before the sidecar's retention period (15 min by default) removes the task folder. A file
  * is read only inside `outputDir` (readOutputFile).
  */

@@ -1,4 +1,4 @@
-// BFT wire messages (PROTOCOL.md §5) on /nsn/bft/1.0.0, and equivocation evidence on
+// BFT wire messages (docs/protocol.md §5) on /nsn/bft/1.0.0, and equivocation evidence on
 // /nsn/challenges/1.0.0. This project's own SCALE enum: variant indices start at 16 so that a
 // message can never be mistaken for the reference implementation's variants 0 and 1.
 import {
@@ -72,7 +72,7 @@ export interface EquivocationEvidence {
 const hash32 = fixedBytes(32)
 const signerKey = bytes(64)
 const signature = bytes(64)
-/** At most this many directors per epoch: bounds list lengths when decoding (PROTOCOL.md §5: n ≤ 7 checked exhaustively; the chain may elect more). */
+/** At most this many directors per epoch: bounds list lengths when decoding (docs/protocol.md §5: n ≤ 7 checked exhaustively; the chain may elect more). */
 export const MAX_DIRECTORS = 32
 
 export const ProposalCodec: Codec<Proposal> = struct('Proposal', {
@@ -119,7 +119,7 @@ export const EquivocationEvidenceCodec: Codec<EquivocationEvidence> = struct('Eq
 
 /**
  * The reference implementation's BftSignal variant indices (0 `Embedding`, 1 `Vote`): they share
- * the topic, so a node meets them; PROTOCOL.md §2 says ignore and count them, never reject.
+ * the topic, so a node meets them; docs/protocol.md §2 says ignore and count them, never reject.
  */
 export const REFERENCE_BFT_VARIANTS: readonly number[] = Object.freeze([0, 1])
 

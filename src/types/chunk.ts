@@ -1,4 +1,4 @@
-// VideoChunk wire type (PROTOCOL.md §3). Building, signing and verifying chunks lives in src/p2p.
+// VideoChunk wire type (docs/protocol.md §3). Building, signing and verifying chunks lives in src/p2p.
 import {
   bool,
   bytes,
@@ -18,7 +18,7 @@ import { TOPIC_MAX_BYTES } from './limits.ts'
 export interface VideoChunkHeader {
   version: number
   slot: bigint
-  /** hex(content_hash) of the whole video (PROTOCOL.md §6). */
+  /** hex(content_hash) of the whole video (docs/protocol.md §6). */
   content_id: string
   chunk_index: number
   total_chunks: number

@@ -1,5 +1,5 @@
 // Schema-driven wire codecs: one description of a type gives its SCALE encoder/decoder
-// (parity-scale-codec rules, PROTOCOL.md §3) and its conversion to and from plain JSON/CBOR values.
+// (parity-scale-codec rules, docs/protocol.md §3) and its conversion to and from plain JSON/CBOR values.
 // Hand-written rather than scale-ts because every decode error must name the field path and the
 // bound, and lengths must be checked against the remaining input before anything is allocated;
 // scale-ts is kept as a cross-check in the tests.
@@ -586,7 +586,7 @@ export function encodeScale<T>(codec: Codec<T>, value: T, capacity = 256): Uint8
 
 /**
  * Decode a whole message: rejects over-size input before parsing and trailing bytes after.
- * `maxBytes` is the wire limit of the message (PROTOCOL.md §2).
+ * `maxBytes` is the wire limit of the message (docs/protocol.md §2).
  */
 export function decodeScale<T>(codec: Codec<T>, input: Uint8Array, maxBytes: number): T {
   if (input.length > maxBytes) {

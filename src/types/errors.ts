@@ -1,4 +1,4 @@
-// Typed errors for bad input (ARCHITECTURE.md conventions): a `code` union, the field path and,
+// Typed errors for bad input: a `code` union, the field path and,
 // where there is one, the bound. Tests check `code` and `field`, never the message text.
 
 export type DecodeErrorCode =
@@ -48,7 +48,7 @@ export type RecipeErrorCode =
   | 'BAD_SIGNATURE'
   | 'UNAUTHORISED_AUTHOR'
 
-/** A recipe that decodes but breaks a rule of PROTOCOL.md §4. */
+/** A recipe that decodes but breaks a rule of docs/protocol.md §4. */
 export class RecipeError extends Error {
   override readonly name = 'RecipeError'
   constructor(

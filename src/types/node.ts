@@ -1,7 +1,7 @@
 // Node-level wire types shared by the scheduler, chain and status API: epochs, capabilities, lanes.
 import { bytes, type Codec, type CodecValue, enumOf, struct, u64, unit, vec } from './codec.ts'
 
-/** One director epoch as the chain announces it (PROTOCOL.md §7). */
+/** One director epoch as the chain announces it (docs/protocol.md §7). */
 export interface EpochInfo {
   epoch: bigint
   start_block: bigint
@@ -27,7 +27,7 @@ export const NodeCapabilityCodec = enumOf('NodeCapability', [
 ] as const)
 export type NodeCapability = CodecValue<typeof NodeCapabilityCodec>
 
-/** Which lane the node's GPU is serving (the scheduler's lane state, ARCHITECTURE.md). */
+/** Which lane the node's GPU is serving (the scheduler's lane state). */
 export const LaneModeCodec = enumOf('LaneMode', [
   { kind: 'Lane1Active', index: 0, codec: unit },
   { kind: 'Draining', index: 1, codec: struct<{ epoch: bigint }>('Draining', { epoch: u64 }) },

@@ -245,7 +245,7 @@ export function decodeRecipeAny(
   }
 }
 
-/** The recipe with an empty signature: what the author signs (PROTOCOL.md §4). */
+/** The recipe with an empty signature: what the author signs (docs/protocol.md §4). */
 export function unsignedRecipe(recipe: Recipe): Recipe {
   return { ...recipe, security: { ...recipe.security, ed25519_signature: new Uint8Array(0) } }
 }

@@ -1,9 +1,9 @@
-// Recipe validation (PROTOCOL.md §4). Pure: the caller passes the clock and the current slot.
+// Recipe validation (docs/protocol.md §4). Pure: the caller passes the clock and the current slot.
 // Every bound is configurable; every failure is a RecipeError naming the field and the bound.
 import { RecipeError } from './errors.ts'
 import type { Recipe } from './recipe.ts'
 
-/** Reference bounds of PROTOCOL.md §4; `node/config.ts` exposes each one as a config key. */
+/** Reference bounds of docs/protocol.md §4; `node/config.ts` exposes each one as a config key. */
 export interface RecipeBounds {
   /** @default 5 */
   minDurationSec: number
@@ -116,7 +116,7 @@ export function parseResolution(value: string, b: RecipeBounds = DEFAULT_RECIPE_
 }
 
 /**
- * Check a decoded recipe against the bounds of PROTOCOL.md §4. Signature and author checks are
+ * Check a decoded recipe against the bounds of docs/protocol.md §4. Signature and author checks are
  * separate (they need keys): see `verifyRecipeSignature` in src/crypto.
  */
 export function validateRecipe(

@@ -1,7 +1,7 @@
 // Deterministic numerics for the generator: an integer PRNG and a sine table built with IEEE basic
 // operations only. Math.sin/exp/pow are implementation-defined in ECMAScript and may differ between
 // V8 versions; +, −, ×, ÷ and sqrt are correctly rounded everywhere, so frames built from these are
-// the same bytes on every director (PROTOCOL.md §5 compares their outputs).
+// the same bytes on every director (docs/protocol.md §5 compares their outputs).
 
 /** xoshiro128** seeded from 16 bytes (e.g. a BLAKE3 digest). */
 export class Rng {

@@ -1,5 +1,5 @@
 // H.264 in fragmented MP4, the container Chromium plays through Media Source Extensions, from npm
-// packages only (ECOSYSTEM.md): h264-mp4-encoder (WASM minih264e + minimp4) encodes RGBA frames into
+// packages only: h264-mp4-encoder (WASM minih264e + minimp4) encodes RGBA frames into
 // a plain MP4; mediabunny remuxes its packets into fMP4 with correct key-frame flags, a truthful
 // level, and the creation time pinned to the recipe's timestamp (mediabunny writes the wall clock,
 // which would make two directors' bytes differ).

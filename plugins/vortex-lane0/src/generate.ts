@@ -278,7 +278,7 @@ export async function generate(
     writeFileSync(audioPath, audio.wav)
     output.video_path = videoPath
     output.audio_path = audioPath
-    // PROTOCOL.md §9 names the audio `audio_waveform`; here it is the WAV file's path.
+    // docs/protocol.md §9 names the audio `audio_waveform`; here it is the WAV file's path.
     output.audio_waveform = audioPath
   } else {
     output.video_data = Buffer.from(video.bytes).toString('base64')

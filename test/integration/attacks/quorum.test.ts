@@ -1,4 +1,4 @@
-// One quorum, read from the chain (PROTOCOL.md §7): on a dev chain whose quorum is 2, a director
+// One quorum, read from the chain (docs/protocol.md §7): on a dev chain whose quorum is 2, a director
 // configured with another quorum refuses to start with one line naming both values, and a director
 // left at the default (0: read from the chain) starts. Before, a director kept its configured 3,
 // refused every certificate of the chain's quorum and was penalised by viewers.

@@ -1,7 +1,7 @@
 // Hostile peers against honest relays, on a real network: a dev chain process, four honest director
 // processes and the devnet's viewer, with director-4's elected key held by an attacker in this
 // process (its real process is not started), plus two attackers under keys of their own.
-//  - Graylisting an honest relay (PROTOCOL.md §2): the two outsiders each stay under their own
+//  - Graylisting an honest relay (docs/protocol.md §2): the two outsiders each stay under their own
 //    budget while pushing junk attestations into director-0. Honest neighbours must never graylist
 //    or penalise director-0, and director-0's BFT messages must keep counting.
 //  - Blacking out video (§2, §6): the elected attacker sends one tiny valid chunk for each of the

@@ -1,4 +1,4 @@
-// The start-up window (PROTOCOL.md §2): between a node joining its topics and Lane 0 installing the
+// The start-up window (docs/protocol.md §2): between a node joining its topics and Lane 0 installing the
 // full bft and challenges validators (measured about 120 ms on a real restart), a forged proposal and
 // forged evidence were accepted on a decode-only check and forwarded. Real libp2p nodes on
 // 127.0.0.1: an attacker, a node whose Lane 0 validators are not installed yet, and a listener

@@ -1,4 +1,4 @@
-// Two Byzantine directors on a real network (issue 6 "Must show"): the chain elects five directors,
+// Two Byzantine directors on a real network: the chain elects five directors,
 // three honest director processes run, and the keys of the other two are held by adversaries in this
 // process (test/integration/network/adversary.ts). In each attacked slot one adversary equivocates
 // (two different signed proposals) and the other proposes a video of its own, publishes its chunks

@@ -1,4 +1,4 @@
-// Crash safety of chain submission on a real network (issue 6 "Must show"): a director is killed with
+// Crash safety of chain submission on a real network: a director is killed with
 // SIGKILL between its certificate and the chain's answer, restarted on the same data folder and key,
 // and must submit exactly once. Each director reaches the chain through a proxy in this process that
 // can hold a call (it never reaches the chain) or lose its answer (the chain acts, the director never

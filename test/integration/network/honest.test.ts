@@ -1,4 +1,4 @@
-// The real network end to end (issue 6 "Must show"): a dev chain process, five director processes
+// The real network end to end: a dev chain process, five director processes
 // (each with its embedded sidecar running the vortex-lane0 plugin, embedding noise on), the devnet's
 // viewer node and recipe author, plus a viewer in this process. Three consecutive slots must be
 // certified, reassembled by the viewer to exactly the certified content hash and final on chain;

@@ -132,8 +132,8 @@ describe('nsn node --print-config', () => {
     )
     assert.equal(r.code, 0, r.stderr)
     const c = JSON.parse(r.stdout) as Record<string, Record<string, unknown>>
-    // Defaults of PROTOCOL.md where nothing overrides them.
-    assert.equal(c.lane0!.quorum, 3)
+    // Defaults of docs/protocol.md where nothing overrides them; quorum 0 = the chain's (§7).
+    assert.equal(c.lane0!.quorum, 0)
     assert.equal(c.lane0!.similarityThreshold, 0.85)
     assert.equal(c.lane0!.vortexTimeoutMs, 45_000)
     assert.equal(c.lane0!.vortexRetries, 1)

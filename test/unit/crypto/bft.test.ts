@@ -1,4 +1,4 @@
-// Certificate verification (PROTOCOL.md §5 step 5): forgeries are refused with the reason.
+// Certificate verification (docs/protocol.md §5 step 5): forgeries are refused with the reason.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {

@@ -1,4 +1,4 @@
-// BFT (PROTOCOL.md §5) over an in-process gossip hub, with a manual clock: the decision edge cases
+// BFT (docs/protocol.md §5) over an in-process gossip hub, with a manual clock: the decision edge cases
 // of the issue (5 agree; 3 + 2 outliers; 2 + 2 + 1; equivocation; unelected key; replay; late and
 // early messages; ties) and the validators' accept / reject / ignore answers.
 import assert from 'node:assert/strict'
@@ -472,7 +472,7 @@ describe('BFT validators', async () => {
     nanEmb[3] = Number.NaN
     assert.equal(await g.receive('bft', bftBytes(proposal(elected[1]!, 1, nanEmb))), 'reject')
     const long = BASE.map((x) => x * 1.01)
-    // The norm tolerance is a local setting: outside it is ignored, not rejected (PROTOCOL.md §2).
+    // The norm tolerance is a local setting: outside it is ignored, not rejected (docs/protocol.md §2).
     assert.equal(await g.receive('bft', bftBytes(proposal(elected[1]!, 1, long))), 'ignore', 'norm 1.01')
     const forged = { ...proposal(elected[1]!, 1, BASE), signature: new Uint8Array(64).fill(3) }
     assert.equal(await g.receive('bft', bftBytes(forged)), 'reject')

@@ -1,4 +1,4 @@
-// The director state machine (PROTOCOL.md §8; the plan's Task 2): every transition, invalid ones
+// The director state machine (docs/protocol.md §8): every transition, invalid ones
 // (typed error, state unchanged), back-to-back epochs; and the service's invalid-input handling,
 // graceful shutdown (finish or abandon the current slot) and an epoch switch with a slot in flight.
 import assert from 'node:assert/strict'

@@ -1,4 +1,4 @@
-// In-process fakes at Lane 0's seams (ARCHITECTURE.md): a gossip hub that connects several nodes, a
+// In-process fakes at Lane 0's seams: a gossip hub that connects several nodes, a
 // chain that verifies certificates like the real one, a scriptable sidecar, and polling helpers.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -139,7 +139,7 @@ export class FakeGossip implements Gossip {
 
 export type ScriptedSubmit = 'hang' | 'hang-after-record' | 'unknown' | 'unknown-after-record' | 'throw'
 
-/** A chain that elects, announces and checks certificates as PROTOCOL.md §7 says. */
+/** A chain that elects, announces and checks certificates as docs/protocol.md §7 says. */
 export class FakeChain implements ChainClient {
   readonly elected = new Map<bigint, Uint8Array[]>()
   readonly results = new Map<bigint, SlotResult>()

@@ -1,4 +1,4 @@
-// The slot journal and the result submitter (the Deliver 7, PROTOCOL.md §7): atomic durable
+// The slot journal and the result submitter (the Deliver 7, docs/protocol.md §7): atomic durable
 // entries, resume after a restart, retries of unanswered submissions, no slot submitted twice.
 import assert from 'node:assert/strict'
 import { readdir, readFile, writeFile } from 'node:fs/promises'

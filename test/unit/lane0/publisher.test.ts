@@ -1,4 +1,4 @@
-// Publication (PROTOCOL.md §6): the canonical member publishes signed chunks with content_id =
+// Publication (docs/protocol.md §6): the canonical member publishes signed chunks with content_id =
 // hex(content_hash); fallbacks in rank order after publish_grace_ms; the relay policy's bounds. The
 // viewer side is tested in test/unit/trust.
 import assert from 'node:assert/strict'

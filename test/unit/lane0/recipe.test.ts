@@ -1,4 +1,4 @@
-// RecipeProcessor (PROTOCOL.md §4): decoding in three encodings, validation, author authentication,
+// RecipeProcessor (docs/protocol.md §4): decoding in three encodings, validation, author authentication,
 // the bounded slot-ordered queue, expiry, the deterministic conflict rule, the cut-off.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -68,7 +68,7 @@ describe('RecipeProcessor', () => {
       recipeFor(5n, { slot_params: { slot_number: 5n, duration_sec: 1, resolution: '320x240', fps: 24 } }),
       keys[0]!,
     )
-    // Bounds and the author set are local settings (PROTOCOL.md §2): ignore, never reject.
+    // Bounds and the author set are local settings (docs/protocol.md §2): ignore, never reject.
     assert.equal(await gossip.receive('recipes', encodeRecipe(bad)), 'ignore', 'duration below 5 s')
     const tampered = { ...signRecipe(recipeFor(5n), keys[0]!), recipe_id: 'other' }
     assert.equal(

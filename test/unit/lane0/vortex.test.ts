@@ -1,4 +1,4 @@
-// VortexClient (PROTOCOL.md §9; the plan's Task 4): the ExecuteTask request, the plugin output mapped
+// VortexClient (docs/protocol.md §9): the ExecuteTask request, the plugin output mapped
 // into a GenerationOutput (the output checks themselves: test/unit/sidecar/vortex-output.test.ts),
 // timeout and retry policy, and the On-Deck pre-warm.
 import assert from 'node:assert/strict'

@@ -103,7 +103,7 @@ describe('PeerRateLimiter', () => {
   it('defaults: an honest director streaming 45 s videos through one relay never trips it', () => {
     // One neighbour may be first to hand us everything, so this is the whole network's traffic:
     // per 45 s slot, three 45 s 1080p videos at 20 Mbit/s (107 chunks of 1 MiB each, the
-    // canonical one and two fallbacks, PROTOCOL.md §6), 15 BFT messages and 10 recipes, each
+    // canonical one and two fallbacks, docs/protocol.md §6), 15 BFT messages and 10 recipes, each
     // burst arriving within one second, for 20 slots in a row, from a peer with a neutral score.
     const c = clock()
     const rl = new PeerRateLimiter({}, c.now)

@@ -1,4 +1,4 @@
-// Default gossip validators and the video relay policy: each rule of PROTOCOL.md §2–§6 answers
+// Default gossip validators and the video relay policy: each rule of docs/protocol.md §2–§6 answers
 // accept, reject or ignore with the expected code.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -214,7 +214,7 @@ describe('recipes', async () => {
   it('rejects malformed bytes and a bad signature; ignores bad bounds and an unauthorised author (local settings)', async () => {
     expectRefused(() => validateRecipeMessage(deps, new Uint8Array([1, 2, 3])), 'reject', 'MALFORMED')
     const badFps: Recipe = { ...signed, slot_params: { ...signed.slot_params, fps: 500 } }
-    // Bounds and the author set are local settings: ignore (PROTOCOL.md §2), never reject.
+    // Bounds and the author set are local settings: ignore (docs/protocol.md §2), never reject.
     expectRefused(() => validateRecipeMessage(deps, encodeRecipe(badFps)), 'ignore', 'INVALID_RECIPE')
     const tampered: Recipe = { ...signed, visual_track: { ...signed.visual_track, prompt: 'something else' } }
     expectRefused(() => validateRecipeMessage(deps, encodeRecipe(tampered)), 'reject', 'BAD_SIGNATURE')

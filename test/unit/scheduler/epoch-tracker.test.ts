@@ -1,4 +1,4 @@
-// EpochTracker (PROTOCOL.md §7, §8): chain events → DirectorElected / OnDeck / EpochStarted /
+// EpochTracker (docs/protocol.md §7, §8): chain events → DirectorElected / OnDeck / EpochStarted /
 // EpochEnded / SlotStarted, with the On-Deck lead time, late announcements and consecutive elections.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'

@@ -1,4 +1,4 @@
-// The lane state (ARCHITECTURE.md scheduler; PROTOCOL.md §8): Lane1Active → Draining on On-Deck →
+// The lane state (docs/protocol.md §8): Lane1Active → Draining on On-Deck →
 // Lane0Active → Lane1Active, consecutive terms stay in Lane 0, invalid events leave the mode unchanged.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'

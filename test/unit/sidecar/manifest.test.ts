@@ -31,7 +31,7 @@ function manifest(overrides: Record<string, unknown> = {}): Record<string, unkno
 }
 
 describe('validateManifest', () => {
-  test('accepts the PROTOCOL.md §9 fields and normalises lanes', () => {
+  test('accepts the docs/protocol.md §9 fields and normalises lanes', () => {
     const m = validateManifest(manifest({ supported_lanes: ['LANE0', 'lane1', 'lane0'] }))
     assert.deepEqual(m.supported_lanes, ['lane0', 'lane1'])
     assert.equal(m.resources.max_latency_ms, 1000)

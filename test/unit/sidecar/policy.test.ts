@@ -65,7 +65,7 @@ describe('plugin policy', () => {
     checkPolicy(manifest(), 'lane1', { ...p, allowlist: ['p'] })
   })
 
-  test('the Lane 0 latency ceiling admits the 45 s Vortex timeout (PROTOCOL.md §9)', () => {
+  test('the Lane 0 latency ceiling admits the 45 s Vortex timeout (docs/protocol.md §9)', () => {
     checkPolicy(manifest({}, { max_latency_ms: 45_000 }), 'lane0', DEFAULT_POLICY)
   })
 

@@ -1,4 +1,4 @@
-// Recipe validation against the bounds of PROTOCOL.md §4: each failure names field and bound.
+// Recipe validation against the bounds of docs/protocol.md §4: each failure names field and bound.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DEFAULT_RECIPE_BOUNDS, type Recipe, RecipeError, validateRecipe } from '../../../src/types/index.ts'
