@@ -160,7 +160,7 @@ export function devchainCommand(): Command {
             reset: f.reset,
             allowRemote: f.allowRemote,
             snapshotEveryBlocks: f.snapshotEvery,
-            registrationAllowlist: f.allowRegister.map((k) => k.toLowerCase()),
+            registrationAllowlist: f.allowRegister.map((k) => k.toLowerCase().replace(/^0x/, '')),
             allowedOrigins: f.allowOrigin,
             // Only what was given on the command line: an existing chain keeps its stored genesis.
             params: {

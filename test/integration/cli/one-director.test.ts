@@ -26,20 +26,21 @@ async function freePort(): Promise<number> {
 }
 
 test('one director on its own dev chain: register, run, submit a recipe, get a result on chain', async () => {
-  const chain = await startNsn<DevChainReady>(
-    'devchain',
-    // biome-ignore format: the README's command line
-    ['devchain', '--data-dir', join(dir, 'chain'), '--listen', '127.0.0.1:0', '--directors', '1', '--quorum', '1', '--block-ms', '500', '--blocks-per-slot', '24', '--epoch-blocks', '48', '--lookahead-blocks', '10', '--challenge-blocks', '6', '--log-level', 'warn'],
-    { logFile: join(dir, 'devchain.log') },
-  )
-  procs.push(chain)
-  const url = chain.ready.url
   const director = join(dir, 'director.key')
   const author = join(dir, 'author.key')
   const d = await runNsn(['keygen', '--out', director])
   const a = await runNsn(['keygen', '--out', author])
   const peerId = d.stdout.split('\n')[0]!
   const authorKey = a.stdout.split('\n')[2]!.replace(/^authorKey /, '')
+  const publicKey = d.stdout.split('\n')[1]!.replace(/^publicKey /, '')
+  const chain = await startNsn<DevChainReady>(
+    'devchain',
+    // biome-ignore format: the README's command line
+    ['devchain', '--data-dir', join(dir, 'chain'), '--listen', '127.0.0.1:0', '--directors', '1', '--quorum', '1', '--block-ms', '500', '--blocks-per-slot', '24', '--epoch-blocks', '48', '--lookahead-blocks', '10', '--challenge-blocks', '6', '--log-level', 'warn', '--allow-register', publicKey],
+    { logFile: join(dir, 'devchain.log') },
+  )
+  procs.push(chain)
+  const url = chain.ready.url
   const reg = await runNsn(['register', '--key', director, '--chain-url', url])
   assert.equal(reg.code, 0, reg.stderr)
   const p2p = await freePort()

@@ -156,11 +156,19 @@ describe('a node against a dev chain', () => {
     return { status: res.status, body: (await res.json()) as { healthy: boolean; reasons: string[] } }
   }
 
+  // Registration is admitted, not open: the key the /health test registers is on the allowlist.
+  let d1Key = ''
   before(async () => {
+    d1Key = join(dir, 'd1.key')
+    const gen = await runNsn(['keygen', '--out', d1Key])
+    assert.equal(gen.code, 0, gen.stderr)
+    const publicKey = gen.stdout.split('\n')[1]!.replace(/^publicKey /, '')
     chain = await startNsn<DevChainReady>(
       'devchain',
       [
         'devchain',
+        '--allow-register',
+        publicKey,
         '--data-dir',
         join(dir, 'chain'),
         '--listen',
@@ -307,8 +315,7 @@ describe('a node against a dev chain', () => {
   })
 
   test('/health: an unregistered director is unhealthy until `nsn register`; the chain down makes any node unhealthy', async () => {
-    const keyFile = join(dir, 'd1.key')
-    assert.equal((await runNsn(['keygen', '--out', keyFile])).code, 0)
+    const keyFile = d1Key
     const d1 = await node('d1', [
       '--data-dir',
       join(dir, 'd1'),
