@@ -2,7 +2,7 @@
 // line on stdout once listening ({"event":"listening","url","port","genesisHash","bestBlock"}) so
 // that scripts and tests can read the bound port; logs go to stderr.
 import { readFile } from 'node:fs/promises'
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Command, InvalidArgumentError } from 'commander'
 import { Registry } from 'prom-client'
 import {
   CHAIN_PARAM_DEFAULTS,
@@ -15,7 +15,8 @@ import {
   hex,
   parseListen,
 } from '../chain/index.ts'
-import { createLogger, LOG_FORMATS, type LogFormat } from '../node/logging.ts'
+import { createLogger, type LogFormat } from '../node/logging.ts'
+import { logFormatOption } from './log-options.ts'
 
 function int(name: string, min: number): (v: string) => number {
   return (v) => {
@@ -121,14 +122,7 @@ export function devchainCommand(): Command {
         collect,
         [],
       )
-      .addOption(
-        new Option(
-          '--log-format <format>',
-          'log lines: json, pretty, or auto (pretty when stdout is a terminal)',
-        )
-          .choices([...LOG_FORMATS])
-          .default('auto'),
-      )
+      .addOption(logFormatOption())
       .addHelpText(
         'after',
         '\nExit codes: 0 stopped cleanly, 2 bad usage, 3 failed (busy port, locked or damaged data folder).',

@@ -1,6 +1,6 @@
 // `nsn sidecar`: runs the sidecar gRPC server over a plugins folder until SIGINT/SIGTERM.
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { createLogger, LOG_FORMATS, type LogFormat } from '../node/logging.ts'
+import { createLogger, type LogFormat } from '../node/logging.ts'
 import {
   DEFAULT_LANE0_MAX_LATENCY_MS,
   DEFAULT_LANE1_MAX_LATENCY_MS,
@@ -11,6 +11,7 @@ import {
   type PluginPolicy,
   SidecarServer,
 } from '../sidecar/index.ts'
+import { logFormatOption } from './log-options.ts'
 
 function parseListen(v: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):([0-9]{1,5})$/.exec(v)
@@ -95,14 +96,7 @@ export function sidecarCommand(): Command {
         DEFAULT_TASK_RETENTION_MS,
       )
       .option('--log-level <level>', 'pino log level on stderr', 'info')
-      .addOption(
-        new Option(
-          '--log-format <format>',
-          'log lines: json, pretty, or auto (pretty when stdout is a terminal)',
-        )
-          .choices([...LOG_FORMATS])
-          .default('auto'),
-      )
+      .addOption(logFormatOption())
       .addHelpText(
         'after',
         `\nListens on ${DEFAULT_SIDECAR_HOST}:${DEFAULT_SIDECAR_PORT} by default; the channel is not encrypted.`,
