@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { type DevChainReady, type NodeReady, type NsnProcess, startNsn } from '../../../src/node/processes.ts'
+import { fetchStatus, waitFor } from '../../helpers/network.ts'
 import { runNsn } from './_nsn.ts'
 
 const dir = await mkdtemp(join(tmpdir(), 'nsn-one-director-'))
@@ -60,6 +61,13 @@ test('one director on its own dev chain: register, run, submit a recipe, get a r
     { logFile: join(dir, 'viewer.log') },
   )
   procs.push(viewer)
+  // A key registered now is elected at the next On-Deck election: a recipe for a slot of the
+  // epoch before it has no director. Submit once the director is OnDeck or Active (README step).
+  await waitFor(
+    'the registered director OnDeck or Active',
+    async () => /^(OnDeck|Active)/.test((await fetchStatus(node.ready.http)).director?.stateText ?? ''),
+    { timeoutMs: 120_000 },
+  )
   const submit = await runNsn(
     // biome-ignore format: the README's command line
     ['recipe', 'submit', '--key', author, '--chain-url', url, '--bootstrap', boot, '--prompt', 'a lighthouse at dusk', '--wait'],
