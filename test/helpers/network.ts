@@ -323,6 +323,24 @@ export class TestNetwork {
     }
   }
 
+  /**
+   * Wait until the observer has verified a certificate for some slot: the mesh, the recipe author and
+   * BFT all work. A test that picks "the next slot" picks it after this, so that slot's recipe was
+   * published to a formed mesh before its cut-off (a slot right after start may have none: NO_RECIPE).
+   */
+  async waitForCertified(timeoutMs: number): Promise<bigint> {
+    const observer = this.observer
+    if (observer === null) throw new Error('waitForCertified needs the observer')
+    return waitFor(
+      'a certified slot at the observer',
+      () => {
+        for (const s of observer.slots.values()) if (s.certificate !== null) return s.slot
+        return null
+      },
+      { timeoutMs, intervalMs: 100, seen: () => this.describe() },
+    )
+  }
+
   /** Wait until `count` slots are final on chain; returns them. */
   async waitForFinalized(count: number, timeoutMs: number): Promise<bigint[]> {
     return waitFor(

@@ -31,6 +31,7 @@ describe('network: a director killed between certificate and chain submission', 
       },
       directorSet: () => ['lane0.submitGraceMs=600000'],
     })
+    await net.waitForCertified(90_000)
   })
 
   after(async () => {
