@@ -14,28 +14,11 @@ import { initBlake3 } from '../../src/crypto/index.ts'
 import { Devnet } from '../../src/node/devnet.ts'
 import { bytesToHex } from '../../src/types/index.ts'
 import { descendants } from '../helpers/processes.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 await initBlake3()
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-headless-shell'].find((p) => existsSync(p))
-
-async function waitUntil<T>(what: string, ms: number, probe: () => Promise<T>, done: (v: T) => boolean) {
-  const deadline = Date.now() + ms
-  let last: T | undefined
-  let lastErr: unknown
-  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
-    try {
-      last = await probe()
-      if (done(last)) return last
-    } catch (err) {
-      lastErr = err
-    }
-    await new Promise((r) => setTimeout(r, 500))
-  }
-  throw new Error(
-    `${what}: not within ${ms} ms; last seen: ${JSON.stringify(last) ?? (lastErr as Error)?.message}`,
-  )
-}
 
 describe('devnet on the Python plugin: WebM certified and played in Chromium', {
   skip: CHROMIUM === undefined ? 'no Chromium installed' : false,
@@ -82,12 +65,11 @@ describe('devnet on the Python plugin: WebM certified and played in Chromium', {
     await browser?.close().catch(() => {})
     await chain?.close().catch(() => {})
     await devnet?.stop()
-    const left = await waitUntil(
-      'child processes to end',
-      10_000,
-      async () => descendants(process.pid).filter((d) => !preexisting.has(d.pid)),
-      (d) => d.length === 0,
-    ).catch((err: Error) => err)
+    const leftOver = () => descendants(process.pid).filter((d) => !preexisting.has(d.pid))
+    const left = await waitFor('child processes to end', () => leftOver().length === 0, {
+      timeoutMs: 10_000,
+      seen: () => JSON.stringify(leftOver()),
+    }).catch((err: Error) => err)
     await rm(dataDir, { recursive: true, force: true })
     if (left instanceof Error) throw left
   })
@@ -110,24 +92,28 @@ describe('devnet on the Python plugin: WebM certified and played in Chromium', {
     assert.ok(result?.finalized, `slot ${slot} final on chain`)
     const certified = new Set(result.certificate.members.map((m) => bytesToHex(m.content_hash)))
 
-    const played = await waitUntil(
+    const probe = () =>
+      page!.evaluate(() => {
+        const v = document.getElementById('video') as HTMLVideoElement
+        const n = globalThis as unknown as {
+          nsnViewer: { playback(): { appended: { slot: string; hash: string }[] } }
+        }
+        return {
+          appended: n.nsnViewer.playback().appended,
+          currentTime: v.currentTime,
+          frames: v.getVideoPlaybackQuality().totalVideoFrames,
+          error: v.error?.message ?? null,
+          webmVp9Opus: MediaSource.isTypeSupported('video/webm; codecs="vp9,opus"'),
+        }
+      })
+    let last: Awaited<ReturnType<typeof probe>> | null = null
+    const played = await waitFor(
       `slot ${slot} played as WebM past 1 s`,
-      30_000,
-      () =>
-        page!.evaluate(() => {
-          const v = document.getElementById('video') as HTMLVideoElement
-          const n = globalThis as unknown as {
-            nsnViewer: { playback(): { appended: { slot: string; hash: string }[] } }
-          }
-          return {
-            appended: n.nsnViewer.playback().appended,
-            currentTime: v.currentTime,
-            frames: v.getVideoPlaybackQuality().totalVideoFrames,
-            error: v.error?.message ?? null,
-            webmVp9Opus: MediaSource.isTypeSupported('video/webm; codecs="vp9,opus"'),
-          }
-        }),
-      (p) => p.error !== null || (p.currentTime > 1 && p.frames > 0),
+      async () => {
+        last = await probe()
+        return last.error !== null || (last.currentTime > 1 && last.frames > 0) ? last : null
+      },
+      { timeoutMs: 30_000, intervalMs: 500, seen: () => JSON.stringify(last) },
     )
     assert.equal(played.error, null)
     assert.ok(played.webmVp9Opus)

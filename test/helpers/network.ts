@@ -32,52 +32,10 @@ import {
   type Recipe,
   type VideoChunk,
 } from '../../src/types/index.ts'
+import { sleep, waitFor } from './wait.ts'
 
-// -----------------------------------------------------------------------------------------------
-// Waiting
-
-export interface WaitOptions {
-  timeoutMs: number
-  /** @default 200 */
-  intervalMs?: number
-  /** What has been seen so far: goes into the timeout error. */
-  seen?: () => string | Promise<string>
-}
-
-/**
- * Poll `probe` until it returns a value other than undefined/null/false, or fail after `timeoutMs`
- * with an error naming `what`, the last probe error and what `seen` reports.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  opts: WaitOptions,
-): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs
-  let lastErr: unknown = null
-  for (;;) {
-    try {
-      const v = await probe()
-      if (v !== undefined && v !== null && v !== false) return v
-    } catch (err) {
-      lastErr = err
-    }
-    if (Date.now() >= deadline) break
-    await sleep(Math.min(opts.intervalMs ?? 200, Math.max(1, deadline - Date.now())))
-  }
-  let seen = ''
-  try {
-    seen = opts.seen ? await opts.seen() : ''
-  } catch (err) {
-    seen = `(seen() failed: ${(err as Error).message})`
-  }
-  const last = lastErr === null ? '' : `; last probe error: ${(lastErr as Error).message ?? lastErr}`
-  throw new Error(
-    `timed out after ${opts.timeoutMs} ms waiting for ${what}${last}${seen ? `; seen: ${seen}` : ''}`,
-  )
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+// Waiting lives in wait.ts; re-exported for the tests that import it from here.
+export { sleep, type WaitOptions, waitFor } from './wait.ts'
 
 // -----------------------------------------------------------------------------------------------
 // Node status (GET /api/status; bigints arrive as decimal strings)
