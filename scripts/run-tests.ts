@@ -34,18 +34,30 @@ if (files.length === 0) {
   process.exit(1)
 }
 
-const child = spawn(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--import',
-    './src/polyfill.ts',
-    '--test',
-    // Integration tests start real processes and ports: one file at a time keeps them apart.
-    '--test-concurrency=1',
-    ...files,
-  ],
-  { cwd: root, stdio: 'inherit' },
+// Unit tests touch no ports or processes of their own: they run two files at a time. Integration and
+// end-to-end tests start real processes and ports: one file at a time keeps them apart.
+function run(group: string[], concurrency: number): Promise<number> {
+  if (group.length === 0) return Promise.resolve(0)
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--import',
+      './src/polyfill.ts',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      ...group,
+    ],
+    { cwd: root, stdio: 'inherit' },
+  )
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))))
+}
+
+const unit = files.filter((f) => f.startsWith('test/unit/'))
+const unitCode = await run(unit, 2)
+const restCode = await run(
+  files.filter((f) => !f.startsWith('test/unit/')),
+  1,
 )
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
+process.exit(unitCode !== 0 ? unitCode : restCode)
