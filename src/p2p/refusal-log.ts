@@ -83,7 +83,7 @@ export class RefusalLog {
     const suppressed = last?.suppressed ?? 0
     this.lines.set(key, { atMs: nowMs, suppressed: 0 })
     const noun = r.topic === 'recipes' ? 'recipe' : `${r.topic} message`
-    this.log.info(
+    this.log.warn(
       {
         topic: r.topic,
         result: r.result,
