@@ -99,6 +99,12 @@ export interface ChainInfo {
   blocksPerSlot: number
   slotsPerEpoch: number
   quorum: number
+  /**
+   * Unix ms at which the best block was sealed, by the chain's clock (what `nsn doctor` measures the
+   * local clock's skew against). Null or absent when not known: a dev chain that has sealed no block
+   * since it started, or a chain client that does not read block timestamps.
+   */
+  bestBlockTimestampMs?: number | null
 }
 
 export interface ChainClient {

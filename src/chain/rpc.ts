@@ -307,6 +307,7 @@ export function chainInfoToJson(i: ChainInfo & { directorsPerEpoch: number }): C
     slotsPerEpoch: i.slotsPerEpoch,
     quorum: i.quorum,
     directorsPerEpoch: i.directorsPerEpoch,
+    bestBlockTimestampMs: i.bestBlockTimestampMs ?? null,
   }
 }
 
@@ -336,6 +337,11 @@ export function chainInfoFromJson(v: unknown): ChainInfo {
     blocksPerSlot: num(o, 'blocksPerSlot'),
     slotsPerEpoch: num(o, 'slotsPerEpoch'),
     quorum: num(o, 'quorum'),
+    // Absent from chains older than block timestamps: not known.
+    bestBlockTimestampMs:
+      o.bestBlockTimestampMs === undefined || o.bestBlockTimestampMs === null
+        ? null
+        : num(o, 'bestBlockTimestampMs'),
   }
 }
 

@@ -65,6 +65,8 @@ export class DevChainServer {
   private readonly metrics: DevChainMetrics | null
   private readonly conns = new Set<Connection>()
   private published: bigint
+  /** When the published best block was sealed (Unix ms; null until this process seals one). */
+  private publishedAtMs: number | null = null
   private publishChain: Promise<void> = Promise.resolve()
   private subSeq = 0
   private timer: NodeJS.Timeout | null = null
@@ -268,18 +270,20 @@ export class DevChainServer {
   async produceBlock(): Promise<SealedBlock> {
     if (this.stopped) throw new DevChainError('STOPPED', 'dev chain is stopped')
     if (this.fatal) throw this.fatal
+    const sealedAtMs = Date.now()
     const sealed = this.state.sealBlock()
     const { seq, durable } = this.store.append({ t: 'blk', n: sealed.number.toString() })
     this.state.seq = seq
-    const publishing = this.publishChain.then(() => durable).then(() => this.publish(sealed))
+    const publishing = this.publishChain.then(() => durable).then(() => this.publish(sealed, sealedAtMs))
     this.publishChain = publishing.catch(() => {})
     if (sealed.number % BigInt(this.opts.snapshotEveryBlocks) === 0n) void this.store.snapshot(this.state)
     await publishing
     return sealed
   }
 
-  private publish(b: SealedBlock): void {
+  private publish(b: SealedBlock, sealedAtMs: number): void {
     this.published = b.number
+    this.publishedAtMs = sealedAtMs
     this.metrics?.blocks.inc()
     this.metrics?.bestBlock.set(Number(b.number))
     for (const { event } of b.events) {
@@ -497,6 +501,7 @@ export class DevChainServer {
         // Report the published best block: events up to it can be subscribed to.
         r.bestBlock = this.published.toString()
         r.currentEpoch = (this.published / BigInt(this.state.params.epochLengthBlocks)).toString()
+        r.bestBlockTimestampMs = this.publishedAtMs
         await this.durable()
         return r
       }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { readdir, stat, statfs } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { isAbsolute, join, resolve } from 'node:path'
-import { Command } from 'commander'
+import { Command, InvalidArgumentError } from 'commander'
 import { DevChainClient } from '../chain/index.ts'
 import { KeyError, NodeKey } from '../crypto/index.ts'
 import { ConfigError, type NodeConfig } from '../node/config.ts'
@@ -24,6 +24,54 @@ export interface DoctorResult {
   detail: string
   /** What to do about it (failures). */
   fix?: string
+}
+
+/** Default bound on the local clock's skew against the chain's block timestamps. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 2000
+
+/**
+ * The local clock against the chain's: the best block was sealed at `bestBlockTimestampMs` (chain
+ * clock), at most one block time before the chain answered, and the answer came between the local
+ * readings `sentMs` and `receivedMs`. So the local clock is ahead by at least
+ * `sentMs - (ts + blockTimeMs)` and at most `receivedMs - ts`; a skew beyond `maxSkewMs` either way
+ * fails. Pure, so a skewed clock is tested by passing the readings.
+ */
+export function clockCheck(
+  info: { bestBlock: bigint; blockTimeMs: number; bestBlockTimestampMs?: number | null },
+  sentMs: number,
+  receivedMs: number,
+  maxSkewMs: number,
+): DoctorResult {
+  const ts = info.bestBlockTimestampMs ?? null
+  if (ts === null)
+    return {
+      name: 'clock',
+      ok: true,
+      detail: `not measured: the chain reports no timestamp for block ${info.bestBlock} yet (slots follow chain blocks, ${info.blockTimeMs} ms each)`,
+    }
+  const atLeast = sentMs - (ts + info.blockTimeMs)
+  const atMost = receivedMs - ts
+  const fix =
+    "synchronise this machine's clock (timedatectl set-ntp true, or chrony/ntpd); if the clock is right, the chain has stopped producing blocks"
+  if (atLeast > maxSkewMs)
+    return {
+      name: 'clock',
+      ok: false,
+      detail: `this machine's clock is at least ${atLeast} ms ahead of the chain's (block ${info.bestBlock}); the bound is ${maxSkewMs} ms`,
+      fix,
+    }
+  if (atMost < -maxSkewMs)
+    return {
+      name: 'clock',
+      ok: false,
+      detail: `this machine's clock is at least ${-atMost} ms behind the chain's (block ${info.bestBlock}); the bound is ${maxSkewMs} ms`,
+      fix: fix.replace(/; if the clock.*$/, ''),
+    }
+  return {
+    name: 'clock',
+    ok: true,
+    detail: `within ${maxSkewMs} ms of the chain's block timestamps (ahead by ${atLeast} to ${atMost} ms)`,
+  }
 }
 
 /** Below this much free space in the data folder the journal and sidecar outputs are at risk. */
@@ -57,8 +105,9 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 
 export async function runChecks(
   config: NodeConfig,
-  opts: { expectNetworkId?: string },
+  opts: { expectNetworkId?: string; maxClockSkewMs?: number; now?: () => number },
 ): Promise<DoctorResult[]> {
+  const now = opts.now ?? Date.now
   const out: DoctorResult[] = []
   const dataDir = resolve(config.node.dataDir)
   const configured = config.node.keyFile !== ''
@@ -159,10 +208,12 @@ export async function runChecks(
   } else {
     const chain = new DevChainClient({ url: config.chain.url })
     try {
+      const sentMs = now()
       const info = await Promise.race([
         chain.info(),
         new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no answer within 5 s')), 5000)),
       ])
+      const receivedMs = now()
       const networkId = bytesToHex(info.genesisHash)
       const expect = opts.expectNetworkId?.replace(/^0x/, '').toLowerCase()
       out.push(
@@ -179,11 +230,7 @@ export async function runChecks(
               fix: 'point chain.url at the right chain (a reset dev chain has a new genesis)',
             },
       )
-      out.push({
-        name: 'clock',
-        ok: true,
-        detail: `slots follow chain blocks (${info.blockTimeMs} ms each), not this machine's clock; the dev chain's blocks carry no timestamp to compare with`,
-      })
+      out.push(clockCheck(info, sentMs, receivedMs, opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS))
       if (key !== null && config.node.role === 'director') {
         const acc = await chain.getAccount({ peer: key.publicKeyProto })
         if (acc === null || acc.role !== 'director') {
@@ -297,11 +344,22 @@ export function doctorCommand(): Command {
     new Command('doctor').description("check a node's setup (same flags as nsn node) and say what to fix"),
   )
     .option('--expect-network-id <hex>', 'the genesis hash (network id) the chain must have')
+    .option(
+      '--max-clock-skew-ms <ms>',
+      "largest skew of this machine's clock against the chain's block timestamps",
+      (v: string) => {
+        const n = Number(v)
+        if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+          throw new InvalidArgumentError('must be a whole number of milliseconds')
+        return n
+      },
+      DEFAULT_MAX_CLOCK_SKEW_MS,
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 every check passed, 1 a check failed (each says its fix), 2 bad usage.',
     )
-    .action(async (flags: NodeFlags & { expectNetworkId?: string }) => {
+    .action(async (flags: NodeFlags & { expectNetworkId?: string; maxClockSkewMs?: number }) => {
       let config: NodeConfig
       try {
         config = await configFromFlags(flags)

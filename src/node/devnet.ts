@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import pino from 'pino'
 import { type ChainEvent, DevChainClient, REGIONS } from '../chain/index.ts'
 import { initBlake3, NodeKey, signRecipe } from '../crypto/index.ts'
-import { P2PNode } from '../p2p/index.ts'
+import { P2PNode, TOPICS } from '../p2p/index.ts'
 import { bytesToHex, encodeRecipe, type Recipe } from '../types/index.ts'
 import { DEVNET_CHAIN } from './devnet-profile.ts'
 import { DataDirLockedError, lockHoldersBelow } from './lock.ts'
@@ -110,6 +110,9 @@ async function freePorts(n: number): Promise<number[]> {
   return out
 }
 
+/** Blocks the author waits, once every director runs, for all of them to show on the recipes topic. */
+const RECIPE_SUBSCRIBE_WAIT_BLOCKS = 20
+
 export class Devnet {
   private readonly procs: NsnProcess<{ event: string }>[] = []
   private author: P2PNode | null = null
@@ -117,6 +120,12 @@ export class Devnet {
   private pollTimer: NodeJS.Timeout | null = null
   /** Slots whose recipe is sent or being sent (pruned as slots pass). */
   private readonly published = new Set<bigint>()
+  /** PeerIds of the directors started at start-up, once every one of them is running. */
+  private runningDirectors: string[] | null = null
+  /** Blocks seen since every director was running (bounds the wait for their subscriptions). */
+  private blocksSinceRunning = 0
+  /** Recipes are published from here on (every director runs and listens on the recipes topic). */
+  private recipesOpen = false
   readonly view: DevnetView
   /** Running director processes in index order (skipped directors have none; a restart replaces its entry). */
   readonly directorProcs: NsnProcess<NodeReady>[] = []
@@ -214,6 +223,18 @@ export class Devnet {
     this.view.chainUrl = chainUrl
     this.note(`dev chain ${chainUrl}`)
 
+    // The recipe author: its own libp2p identity on the recipes topic only. It starts before the
+    // directors, which dial it, so it can publish the slot they are in as soon as they all run.
+    this.author = new P2PNode(
+      { key: authorKey, listen: ['/ip4/127.0.0.1/tcp/0'], topics: ['recipes'], rateLimit: false },
+      { logger: pino({ level: 'silent' }) },
+    )
+    await this.author.start()
+    const authorAddr = this.author.multiaddrs().find((a) => a.includes('/tcp/'))!
+    this.chainClient = new DevChainClient({ url: chainUrl })
+    const info = await this.chainClient.info()
+    this.chainClient.subscribe((ev) => void this.onChainEvent(ev, info.blocksPerSlot, authorKey))
+
     const nodeArgs = (
       name: string,
       role: 'director' | 'viewer',
@@ -232,7 +253,7 @@ export class Devnet {
       url,
       '--set',
       `lane0.recipeAuthors=${authorKey.publicKeyHex}`,
-      ...bootstrap.flatMap((b) => ['--bootstrap', b]),
+      ...[...bootstrap, authorAddr].flatMap((b) => ['--bootstrap', b]),
       ...extra,
     ]
     // Every director dials every other one (ports chosen up front, PeerIds known from the keys), so
@@ -269,6 +290,7 @@ export class Devnet {
     const failed = results.find((r) => r.status === 'rejected')
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
     for (const i of started) this.directorProcs.push(this.byIndex.get(i)!)
+    this.runningDirectors = started.map((i) => keys[i]!.peerId.toString())
     const boot = started.map((i) => this.directorAddrs.get(i)!)
     this.note('starting the viewer node')
     this.viewerProc = await startNsn<NodeReady>(
@@ -287,22 +309,6 @@ export class Devnet {
         slots: new Map(),
       }))
     this.note(`viewer ${this.view.viewerUrl}`)
-
-    // The recipe author: its own libp2p identity on the recipes topic only.
-    this.author = new P2PNode(
-      {
-        key: authorKey,
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-        bootstrap: boot,
-        topics: ['recipes'],
-        rateLimit: false,
-      },
-      { logger: pino({ level: 'silent' }) },
-    )
-    await this.author.start()
-    this.chainClient = new DevChainClient({ url: chainUrl })
-    const info = await this.chainClient.info()
-    this.chainClient.subscribe((ev) => void this.onChainEvent(ev, info.blocksPerSlot, authorKey))
     this.pollTimer = setInterval(() => void this.poll(), 500)
   }
 
@@ -345,10 +351,15 @@ export class Devnet {
       this.view.block = ev.block
       const slot = ev.block / BigInt(blocksPerSlot)
       this.view.slot = slot
-      // Publish for the next two slots, well before their cut-off; retried every block until sent.
+      if (!this.openRecipes(slot)) {
+        this.opts.onUpdate?.(this.view)
+        return
+      }
+      // Publish for this slot (a director waiting for its recipe takes the first valid one until the
+      // slot ends) and the next two, well before their cut-off; retried every block until sent.
       // Claimed before the await, so a block arriving mid-publish does not publish the same slot twice.
-      for (const s of this.published) if (s <= slot) this.published.delete(s)
-      for (const target of [slot + 1n, slot + 2n]) {
+      for (const s of this.published) if (s < slot) this.published.delete(s)
+      for (const target of [slot, slot + 1n, slot + 2n]) {
         if (this.published.has(target)) continue
         this.published.add(target)
         const recipe = signRecipe(devnetRecipe(target, this.opts.prompt), authorKey)
@@ -368,6 +379,28 @@ export class Devnet {
     } else if (ev.type === 'BftResultSubmitted') {
       this.note(`slot ${ev.slot} result accepted by the chain (block ${ev.block})`)
     }
+  }
+
+  /**
+   * Whether recipes may be published yet. A director takes in recipes only once it runs (before, a
+   * recipe reaches no recipe queue and its copies are then duplicates), so the author waits until
+   * every director started at start-up runs and it sees each one subscribed to the recipes topic —
+   * or, should a subscription not show, for at most `RECIPE_SUBSCRIBE_WAIT_BLOCKS` blocks.
+   */
+  private openRecipes(slot: bigint): boolean {
+    if (this.recipesOpen) return true
+    const running = this.runningDirectors
+    if (running === null) return false
+    const pubsub = this.author?.libp2p?.services.pubsub as
+      | { getSubscribers(topic: string): { toString(): string }[] }
+      | undefined
+    const subscribed = new Set((pubsub?.getSubscribers(TOPICS.recipes) ?? []).map(String))
+    this.blocksSinceRunning++
+    if (!running.every((p) => subscribed.has(p)) && this.blocksSinceRunning < RECIPE_SUBSCRIBE_WAIT_BLOCKS)
+      return false
+    this.recipesOpen = true
+    this.note(`publishing recipes from slot ${slot} (every director is running)`)
+    return true
   }
 
   private async poll(): Promise<void> {

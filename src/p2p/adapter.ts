@@ -11,6 +11,7 @@ import { GossipAction, type GossipErrorCode, GossipValidationError } from './err
 import type { TopicValidator, ValidationResult } from './gossip.ts'
 import type { P2PMetrics } from './metrics.ts'
 import type { PeerRateLimiter } from './rate-limit.ts'
+import type { RefusalLog } from './refusal-log.ts'
 import type { TopicName } from './topics.ts'
 import type { GossipValidatorFn, TopicValidatorRegistry } from './validators.ts'
 
@@ -30,6 +31,8 @@ export interface GossipValidationDeps {
   scoreOf: (peer: string) => number
   metrics: P2PMetrics | null
   log: Logger
+  /** Refused messages, logged with their code (rate-limited). @default none */
+  refusals?: RefusalLog | null
 }
 
 /** Remembers BLAKE3 digests of accepted messages, oldest dropped first. */
@@ -49,6 +52,8 @@ const isResult = (v: unknown): v is ValidationResult => v === 'accept' || v === 
 
 export class GossipValidation {
   private readonly validators: Record<TopicName, AnyTopicValidator>
+  /** The registry's own validators, kept when an application installs its own (see `explain`). */
+  private readonly defaults: TopicValidatorRegistry
   private readonly decodedByData = new WeakMap<Uint8Array, unknown>()
   private readonly seen = new DigestSet(DEDUP_CACHE_SIZE)
   private readonly counts = new Map<TopicName, ValidationCounts>()
@@ -58,6 +63,7 @@ export class GossipValidation {
     registry: TopicValidatorRegistry,
   ) {
     this.validators = { ...registry }
+    this.defaults = { ...registry }
   }
 
   /** Replace the application validator of `topic`; the size and rate gates stay in front of it. */
@@ -98,6 +104,17 @@ export class GossipValidation {
         result = err.action
         code = err.code
         this.deps.log.debug({ topic, peer: from, result, code }, 'gossip message refused')
+        this.deps.refusals?.note({
+          topic,
+          result,
+          code,
+          message: err.message,
+          peer: from,
+          explain:
+            topic === 'recipes' && (code === 'APP_IGNORE' || code === 'APP_REJECT')
+              ? () => this.explain(topic, data, from)
+              : undefined,
+        })
       } else {
         // A validator bug or an infrastructure failure is not the sender's fault: ignore, loudly.
         result = 'ignore'
@@ -171,6 +188,29 @@ export class GossipValidation {
     }
     if (digest !== undefined) this.seen.add(digest)
     return isResult(out) ? undefined : out
+  }
+
+  /**
+   * Why an installed validator's bare "ignore"/"reject" refused a message, in the registry
+   * validator's own codes: null when those rules accept it. Only for pure validators (recipes:
+   * decode, bounds, author set, signature), since it runs the check a second time.
+   */
+  private explain(
+    topic: TopicName,
+    data: Uint8Array,
+    from: string,
+  ): { code: GossipErrorCode; message: string } | null {
+    try {
+      const out = this.defaults[topic](data, from)
+      if (out instanceof Promise) {
+        out.catch(() => {})
+        return null
+      }
+      return null
+    } catch (err) {
+      if (err instanceof GossipValidationError) return { code: err.code, message: err.message }
+      return null
+    }
   }
 
   private count(topic: TopicName, result: ValidationResult, code: string, ms: number): void {

@@ -70,6 +70,7 @@ import {
   type ReachabilityStatus,
   reachabilityServices,
 } from './reachability.ts'
+import { RefusalLog } from './refusal-log.ts'
 import { buildScoreParams, buildScoreThresholds } from './scoring.ts'
 import { RELAYED_TOPICS, TOPIC_NAMES, TOPIC_SPECS, TOPICS, type TopicName, topicNameOf } from './topics.ts'
 import {
@@ -311,6 +312,8 @@ export class P2PNode implements VideoGossip {
         scoreOf: (peer) => this.pubsub?.getScore(peer) ?? 0,
         metrics: this.metrics,
         log: this.log,
+        // An operator sees why a recipe was dropped (rate-limited: one line per code per window).
+        refusals: new RefusalLog(this.log, { topics: ['recipes'], now: this.now }),
       },
       registry,
     )

@@ -1,19 +1,29 @@
 // The README's "One director on your own dev chain", command for command (free ports instead of
 // the defaults): a dev chain with quorum 1, two keys, `nsn register`, a director, a viewer, and
-// `nsn recipe submit --wait`, which exits 0 once the chain records the director's result.
+// `nsn recipe submit --wait`, which exits 0 once the chain records the director's result. Then, on
+// the same director, recipes it refuses: each logged with its code, one line per code per window.
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import { pino } from 'pino'
+import { NodeKey, signRecipe } from '../../../src/crypto/index.ts'
+import { devnetRecipe } from '../../../src/node/devnet.ts'
 import { type DevChainReady, type NodeReady, type NsnProcess, startNsn } from '../../../src/node/processes.ts'
+import { P2PNode } from '../../../src/p2p/index.ts'
+import { encodeRecipe } from '../../../src/types/index.ts'
 import { fetchStatus, waitFor } from '../../helpers/network.ts'
 import { runNsn } from './_nsn.ts'
 
 const dir = await mkdtemp(join(tmpdir(), 'nsn-one-director-'))
 const procs: NsnProcess<{ event: string }>[] = []
+/** What the first test leaves running for the second. */
+const shared: { boot?: string; http?: string; author?: string; log?: string } = {}
+let flooder: P2PNode | null = null
 after(async () => {
+  await flooder?.stop()
   for (const p of procs.reverse()) await p.stop()
   await rm(dir, { recursive: true, force: true })
 })
@@ -61,6 +71,7 @@ test('one director on its own dev chain: register, run, submit a recipe, get a r
     { logFile: join(dir, 'viewer.log') },
   )
   procs.push(viewer)
+  Object.assign(shared, { boot, http: node.ready.http, author, log: join(dir, 'director.log') })
   // A key registered now is elected at the next On-Deck election: a recipe for a slot of the
   // epoch before it has no director. Submit once the director is OnDeck or Active (README step).
   await waitFor(
@@ -83,4 +94,120 @@ test('one director on its own dev chain: register, run, submit a recipe, get a r
     ['published', 'result'],
   )
   assert.equal(lines[0]!.slot, lines[1]!.slot)
+})
+
+interface RefusalLine {
+  time: number
+  code: string
+  suppressed: number
+  msg: string
+}
+
+async function refusals(log: string): Promise<RefusalLine[]> {
+  const text = await readFile(log, 'utf8').catch(() => '')
+  const out: RefusalLine[] = []
+  for (const l of text.split('\n')) {
+    if (!l.includes('refused (')) continue
+    try {
+      const j = JSON.parse(l) as RefusalLine & { topic?: string }
+      if (j.topic === 'recipes') out.push(j)
+    } catch {
+      // a partly written last line
+    }
+  }
+  return out
+}
+
+test('recipes the director refuses are logged with their code, at most one line per code per window', async () => {
+  assert.ok(shared.log !== undefined, 'the first test started the director')
+  const log = shared.log
+  const stranger = join(dir, 'stranger.key')
+  assert.equal((await runNsn(['keygen', '--out', stranger])).code, 0)
+  const slot = BigInt((await fetchStatus(shared.http!)).chain.slot ?? '0')
+
+  // An author the director does not authorise, for the next slot.
+  const u = await runNsn([
+    'recipe',
+    'submit',
+    '--key',
+    stranger,
+    '--bootstrap',
+    shared.boot!,
+    '--slot',
+    String(slot + 10n),
+  ])
+  assert.equal(u.code, 0, u.stderr)
+  const first = await waitFor(
+    'an UNAUTHORISED_AUTHOR line',
+    async () => (await refusals(log)).find((r) => r.code === 'UNAUTHORISED_AUTHOR'),
+    { timeoutMs: 20_000, seen: async () => JSON.stringify(await refusals(log)) },
+  )
+  assert.match(first.msg, /^recipe refused \(UNAUTHORISED_AUTHOR\): /)
+  assert.equal(first.suppressed, 0)
+
+  // The authorised author, for a slot that has passed.
+  const past = await runNsn([
+    'recipe',
+    'submit',
+    '--key',
+    shared.author!,
+    '--bootstrap',
+    shared.boot!,
+    '--slot',
+    '0',
+  ])
+  assert.equal(past.code, 0, past.stderr)
+  const stale = await waitFor(
+    'a STALE line',
+    async () => (await refusals(log)).find((r) => r.code === 'STALE'),
+    { timeoutMs: 20_000, seen: async () => JSON.stringify(await refusals(log)) },
+  )
+  assert.match(stale.msg, /^recipe refused \(STALE\): slot_params\.slot_number/)
+
+  // A flood from the stranger (within its rate budget): no further line inside the window, then
+  // one line that counts what it left out.
+  const key = await NodeKey.load(stranger)
+  flooder = new P2PNode(
+    {
+      key,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: [shared.boot!],
+      topics: ['recipes'],
+      rateLimit: false,
+    },
+    { logger: pino({ level: 'silent' }) },
+  )
+  await flooder.start()
+  const send = async (n: number) => {
+    const r = devnetRecipe(slot + 10n)
+    r.recipe_id = `flood-${n}`
+    await flooder!.publish('recipes', encodeRecipe(signRecipe(r, key)))
+    return true
+  }
+  await waitFor('the flooder connected and subscribed', () => send(0).catch(() => false), {
+    timeoutMs: 20_000,
+  })
+  // Fewer than the explanations per window (REFUSAL_LOG_DEFAULTS), so each is attributed its code.
+  const FLOOD = 10
+  for (let n = 1; n <= FLOOD; n++) await send(n)
+  let n = FLOOD
+  const second = await waitFor(
+    'a second UNAUTHORISED_AUTHOR line once the window has passed',
+    async () => {
+      const lines = (await refusals(log)).filter((r) => r.code === 'UNAUTHORISED_AUTHOR')
+      if (lines.length >= 2) return lines
+      await send(++n) // one more every probe: the one after the window is logged
+      return null
+    },
+    { timeoutMs: 40_000, intervalMs: 1000, seen: async () => JSON.stringify(await refusals(log)) },
+  )
+  assert.equal(second.length, 2, JSON.stringify(second))
+  assert.ok(
+    second[1]!.time - second[0]!.time >= 10_000,
+    `lines ${second[1]!.time - second[0]!.time} ms apart`,
+  )
+  assert.ok(second[1]!.suppressed >= FLOOD, `suppressed ${second[1]!.suppressed}, flood ${FLOOD}`)
+  assert.match(second[1]!.msg, /\[\d+ more UNAUTHORISED_AUTHOR since the last line\]$/)
+  const ignored = (await fetchStatus(shared.http!)).p2p.validation.recipes?.ignore ?? 0
+  assert.ok(ignored >= FLOOD, `the director counted the flood as ignored: ${ignored}`)
 })

@@ -401,6 +401,7 @@ describe('a node against a dev chain', () => {
     ])
     assert.equal(doc.code, 0, doc.stdout + doc.stderr)
     assert.match(doc.stdout, /^ok {3}registration: registered as director/m)
+    assert.match(doc.stdout, /^ok {3}clock: within 2000 ms of the chain's block timestamps/m)
     assert.match(doc.stdout, /^all checks passed$/m)
 
     await chain.kill()

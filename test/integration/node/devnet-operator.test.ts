@@ -1,6 +1,7 @@
 // The devnet as an operator meets it without a terminal: progress lines from the first second,
-// `--reset` refusing a folder a running devnet holds, and every child ending when the devnet parent
-// is killed with SIGKILL (it runs no cleanup, so the children must notice by themselves).
+// `--reset` refusing a folder a running devnet holds, every child ending when the devnet parent
+// is killed with SIGKILL (it runs no cleanup, so the children must notice by themselves), and a
+// restart on that folder losing no slot to a missing recipe.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -109,5 +110,65 @@ test('a child that stops before it is ready is reported with the cause from its 
     )
   } finally {
     srv.close()
+  }
+})
+
+// Runs after the first test: its devnet was killed with -9, so this is a restart on a used folder.
+test('devnet restarted on the same folder: the slot its director is Active in gets its recipe (no NO_RECIPE)', async () => {
+  const data = join(dir, 'net')
+  assert.ok(existsSync(join(data, 'chain')), 'the first test left a devnet folder')
+  const child = spawn(
+    process.execPath,
+    [NSN_BIN, 'devnet', '--directors', '1', '--viewer-port', '0', '--data-dir', data],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv() },
+  )
+  started.push(child.pid!)
+  let exited = false
+  child.once('exit', () => {
+    exited = true
+  })
+  const lines: string[] = []
+  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l))
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const seen = () => `${lines.slice(-15).join(' | ')} stderr: ${stderr.slice(-500)}`
+  try {
+    // The slot the director is in when the devnet first sees its state (it is elected at genesis,
+    // so Active as soon as it runs): the recipe author must have published it already.
+    const active = await waitFor(
+      'the director Active',
+      () => {
+        for (const l of lines) {
+          const m = /^director-0: Active\{\d+, (\d+)\}/.exec(l)
+          if (m) return BigInt(m[1]!)
+        }
+        return null
+      },
+      { timeoutMs: 180_000, seen },
+    )
+    const stage = await waitFor(
+      `a stage of slot ${active} past waiting for its recipe`,
+      () => {
+        for (const l of lines) {
+          const m = new RegExp(`^director-0 slot ${active}: (\\S+)`).exec(l)
+          if (m && m[1] !== 'waiting-recipe') return m[1]!
+        }
+        return null
+      },
+      { timeoutMs: 60_000, seen },
+    )
+    assert.notEqual(stage, 'failed:NO_RECIPE', seen())
+    const from = lines.map((l) => /^publishing recipes from slot (\d+)/.exec(l)).find((m) => m !== null)
+    assert.ok(from, `a "publishing recipes from slot" line: ${seen()}`)
+    assert.ok(BigInt(from[1]!) <= active, `recipes from slot ${from[1]}, director Active in ${active}`)
+    const noRecipe = lines
+      .map((l) => /^director-0 slot (\d+): failed:NO_RECIPE/.exec(l))
+      .filter((m) => m !== null && BigInt(m[1]!) >= active)
+    assert.deepEqual(noRecipe, [], seen())
+  } finally {
+    child.kill('SIGTERM')
+    await waitFor('the restarted devnet to stop', () => exited, { timeoutMs: 60_000, seen })
   }
 })
