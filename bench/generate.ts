@@ -1,9 +1,11 @@
 // Generation time of a 10 s, 24 fps, 320x240 slot by vortex-lane0, and the sidecar's overhead per
 // call (empty plugin round trip through gRPC, p50/p99). Prints figures, asserts nothing.
 import '../src/polyfill.ts' // first: Node 20 lacks Promise.withResolvers and a global WebSocket
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { initBlake3 } from '../src/crypto/index.ts'
+import { devnetRecipe } from '../src/node/devnet.ts'
+import { DEVNET_CHAIN, DEVNET_VIDEO_SEC } from '../src/node/devnet-profile.ts'
 import { parseVortexOutput, SidecarClient, SidecarServer, vortexRequest } from '../src/sidecar/index.ts'
 import { RecipeCodec } from '../src/types/index.ts'
 import { sampleRecipe } from '../test/fixtures/index.ts'
@@ -124,5 +126,57 @@ try {
 } finally {
   c2.close()
   await s2.stop()
+}
+// 4. The devnet's load: every director generates the same full-slot clip (with its narration muxed
+// in) at the same moment. The slot's video lasts the slot, so the five must finish well inside one
+// slot for slot N+1 to be generated, agreed and published while slot N plays.
+{
+  const slotSec = (DEVNET_CHAIN.blocksPerSlot * DEVNET_CHAIN.blockMs) / 1000
+  const devInput = JSON.stringify({
+    recipe: RecipeCodec.toPlain(devnetRecipe(7n), 'json'),
+    slot_id: 7,
+    output_mode: 'inline',
+  })
+  const one = () =>
+    new Promise<{ wallMs: number; cpuMs: number; genMs: number; audio: boolean }>((resolve, reject) => {
+      const t0 = performance.now()
+      const child = spawn(
+        '/usr/bin/time',
+        ['-f', '%U %S', process.execPath, join(root, 'plugins/vortex-lane0/run.mjs')],
+        { env: { ...process.env, NSN_TASK_DIR: '' } },
+      )
+      let out = ''
+      let err = ''
+      child.stdout.on('data', (d) => {
+        out += d
+      })
+      child.stderr.on('data', (d) => {
+        err += d
+      })
+      child.on('error', reject)
+      child.on('close', (code) => {
+        if (code !== 0) return reject(new Error(`plugin exited ${code}: ${err.slice(-300)}`))
+        const [user, sys] = (err.trim().split('\n').pop() ?? '').split(' ').map(Number)
+        const o = JSON.parse(out).output
+        resolve({
+          wallMs: performance.now() - t0,
+          cpuMs: (user! + sys!) * 1000,
+          genMs: o.generation_time_ms,
+          audio: o.audio_muxed === true,
+        })
+      })
+      child.stdin.end(devInput)
+    })
+  for (const n of [1, DEVNET_CHAIN.directors]) {
+    const t0 = performance.now()
+    const runs = await Promise.all(Array.from({ length: n }, one))
+    const wall = performance.now() - t0
+    const cpu = runs.reduce((a, r) => a + r.cpuMs, 0)
+    console.log(
+      `devnet slot clip (${DEVNET_VIDEO_SEC} s, 24 fps, 320x240, narration muxed: ${runs.every((r) => r.audio)}) x${n} at once: ` +
+        `all done in ${ms(wall)} = ${(wall / (slotSec * 1000)).toFixed(2)} of a ${slotSec} s slot; ` +
+        `CPU ${ms(cpu)} total (${ms(cpu / n)} each, ${(cpu / (slotSec * 1000)).toFixed(2)} core-slots)`,
+    )
+  }
 }
 console.log(`bench process RSS ${mib(process.memoryUsage.rss())}`)

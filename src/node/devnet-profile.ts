@@ -21,7 +21,11 @@ export const DEVNET_PROFILE = {
 /** Dev chain settings of the devnet (flags of `nsn devchain`). */
 export const DEVNET_CHAIN = {
   blockMs: 500,
-  /** 12 s slots: generation ~5 s on 2 cores for five directors, BFT and publication in the rest. */
+  /**
+   * 12 s slots. Each slot's video lasts the whole slot (DEVNET_VIDEO_SEC), so the page plays without
+   * gaps one slot behind live: slot N+1 is generated, agreed and published while slot N plays.
+   * Five directors generating a 12 s clip at once take ~8 s of a 2-core machine (bench/generate.ts).
+   */
   blocksPerSlot: 24,
   /** 20 slots per epoch. */
   epochLengthBlocks: 480,
@@ -30,3 +34,6 @@ export const DEVNET_CHAIN = {
   directors: 5,
   quorum: 3,
 } as const
+
+/** Length of each devnet slot's video: exactly one slot, so consecutive slots play back to back. */
+export const DEVNET_VIDEO_SEC = (DEVNET_CHAIN.blocksPerSlot * DEVNET_CHAIN.blockMs) / 1000

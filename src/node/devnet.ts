@@ -10,7 +10,7 @@ import { type ChainEvent, DevChainClient, REGIONS } from '../chain/index.ts'
 import { initBlake3, NodeKey, signRecipe } from '../crypto/index.ts'
 import { P2PNode, TOPICS } from '../p2p/index.ts'
 import { bytesToHex, encodeRecipe, type Recipe } from '../types/index.ts'
-import { DEVNET_CHAIN } from './devnet-profile.ts'
+import { DEVNET_CHAIN, DEVNET_VIDEO_SEC } from './devnet-profile.ts'
 import { DataDirLockedError, lockHoldersBelow } from './lock.ts'
 import { type DevChainReady, type NodeReady, type NsnProcess, startNsn } from './processes.ts'
 
@@ -66,13 +66,13 @@ export interface DevnetSlotRecipe {
   recipe: Recipe
 }
 
-/** A recipe for `slot` from the built-in list, short enough for a CPU-only machine. */
+/** A recipe for `slot` from the built-in list: a full slot of 320x240 video, light enough for a CPU-only machine. */
 export function devnetRecipe(slot: bigint, prompt?: string): Recipe {
   const p = prompt ?? DEVNET_PROMPTS[Number(slot % BigInt(DEVNET_PROMPTS.length))]!
   return {
     recipe_id: `devnet-slot-${slot}`,
     version: '1.0.0',
-    slot_params: { slot_number: slot, duration_sec: 5, resolution: '320x240', fps: 24 },
+    slot_params: { slot_number: slot, duration_sec: DEVNET_VIDEO_SEC, resolution: '320x240', fps: 24 },
     audio_track: { script: `Slot ${slot}. ${p}.`, voice_id: 'en-us', speed: 1, emotion: 'calm' },
     visual_track: {
       prompt: p,

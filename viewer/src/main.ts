@@ -24,6 +24,7 @@ import {
   type VideoChunk,
 } from '../../src/types/index.ts'
 import { cosineMean, sniffMime } from './media.ts'
+import { decide, liveEdge, type PlayoutView, slotsAhead, type TimelineEntry } from './playout.ts'
 
 /**
  * Bounds on what an unverified peer can make the page hold (docs/protocol.md §6: bounded buffer).
@@ -66,6 +67,8 @@ interface SlotView {
   playedSigner: string | null
   /** Verified but not played (e.g. after a later slot already played, or MSE refused it). */
   notPlayed: string | null
+  /** A later slot played before this one had a verified video: the stream moved on without it. */
+  skipped: string | null
   refusals: Refusal[]
   notes: string[]
   row: HTMLTableRowElement
@@ -94,30 +97,48 @@ const connection = $<HTMLSpanElement>('connection')
 const playback = $<HTMLSpanElement>('playback')
 
 // ---------------------------------------------------------------------------------------------
-// Playback: one MediaSource, one SourceBuffer in 'sequence' mode so each slot's video follows the
-// previous one whatever its own timestamps. Appends wait for 'sourceopen' and for each other.
+// Playback: one MediaSource, one SourceBuffer in 'sequence' mode so each slot's video (and its
+// narration track) follows the previous one whatever its own timestamps. Appends wait for
+// 'sourceopen' and for each other. The page plays one slot behind live (playout.ts): it starts,
+// and restarts after a hold, only with a slot in reserve, so slots follow each other without gaps.
 const media = {
   source: new MediaSource(),
   open: false,
   buffer: null as SourceBuffer | null,
+  /** The MSE type of the SourceBuffer: a slot of another type starts a new MediaSource. */
+  mime: null as string | null,
   queue: [] as { slot: bigint; bytes: Uint8Array; hash: string }[],
   error: null as string | null,
   /** The slot being appended, and each appended slot's place on the media timeline (sequence mode). */
   appending: null as bigint | null,
-  timeline: [] as { slot: bigint; start: number; end: number }[],
+  timeline: [] as TimelineEntry[],
+  /** Whether the page wants the video playing (false: held for the reserve slot). */
+  playing: false,
+  holdReason: 'waiting for the first certified slot',
 }
 const live = $<HTMLSpanElement>('live')
-media.source.addEventListener('sourceopen', () => {
-  media.open = true
-  appendNext()
-})
-video.src = URL.createObjectURL(media.source)
+const unmute = $<HTMLButtonElement>('unmute')
+
+function openMedia(): void {
+  media.source = new MediaSource()
+  media.open = false
+  media.buffer = null
+  media.mime = null
+  media.timeline = []
+  media.playing = false
+  media.source.addEventListener('sourceopen', () => {
+    media.open = true
+    appendNext()
+  })
+  video.src = URL.createObjectURL(media.source)
+}
+openMedia()
 video.addEventListener('error', () => {
   media.error = `video element: ${video.error?.message || `code ${video.error?.code}`}`
   playback.textContent = media.error
 })
 /** Stalls after playback first started: what a gapless stream keeps at zero. */
-const stalls = { started: false, waiting: 0, stalledSeconds: 0, since: null as number | null }
+const stalls = { started: false, waiting: 0, stalledSeconds: 0, since: null as number | null, holds: 0 }
 video.addEventListener('playing', () => {
   playback.textContent = 'playing'
   if (stalls.since !== null) stalls.stalledSeconds += (performance.now() - stalls.since) / 1000
@@ -125,8 +146,9 @@ video.addEventListener('playing', () => {
   stalls.started = true
 })
 video.addEventListener('waiting', () => {
-  playback.textContent = 'waiting for the next certified slot'
-  if (!stalls.started) return
+  // A seek (the jump to the live edge) waits for its own data: not a stall of the stream.
+  if (!stalls.started || !media.playing || video.seeking) return
+  playback.textContent = 'stalled: waiting for data'
   stalls.waiting++
   stalls.since = performance.now()
 })
@@ -134,13 +156,19 @@ video.addEventListener('waiting', () => {
 function appendNext(): void {
   if (!media.open || media.queue.length === 0 || media.error !== null) return
   const first = media.queue[0]!.bytes
+  const mime = sniffMime(first)
+  if (media.buffer !== null && mime !== media.mime) {
+    // Another track layout (e.g. a slot without sound): MSE cannot switch it in place.
+    openMedia()
+    return
+  }
   if (media.buffer === null) {
-    const mime = sniffMime(first)
     if (mime === null || !MediaSource.isTypeSupported(mime)) {
       media.error = `unsupported container ${mime}`
       playback.textContent = media.error
       return
     }
+    media.mime = mime
     media.buffer = media.source.addSourceBuffer(mime)
     media.buffer.mode = 'sequence'
     media.buffer.addEventListener('updateend', onAppended)
@@ -166,39 +194,87 @@ function appendNext(): void {
   } catch (err) {
     media.error = `append: ${(err as Error).name}`
     playback.textContent = media.error
-    return
   }
-  void video.play().catch(() => {
-    /* autoplay may need a click; the controls are there */
-  })
 }
 
-/** Where the slot just appended sits on the timeline; a page far behind jumps to the live edge. */
+/** Where the slot just appended sits on the timeline; a page far behind jumps towards the live edge. */
 function onAppended(): void {
   const sb = media.buffer!
   if (media.appending !== null && sb.buffered.length > 0) {
     const end = sb.buffered.end(sb.buffered.length - 1)
     const start = media.timeline.at(-1)?.end ?? sb.buffered.start(0)
-    media.timeline.push({ slot: media.appending, start, end })
+    media.timeline.push({ slot: media.appending, start, end, appendedAtMs: performance.now() })
     if (media.timeline.length > 64) media.timeline.shift()
     media.appending = null
-    // More than two slots' worth buffered ahead (a replayed backlog): start at the newest slot.
-    if (end - video.currentTime > 2 * (end - start) && media.queue.length === 0) video.currentTime = start
+    // More than two slots ahead (a replayed backlog): go to the slot before the newest, keeping
+    // one slot in reserve.
+    const reserve = media.timeline.at(-2)
+    if (reserve !== undefined && slotsAhead(playoutView()).length > 2 && media.queue.length === 0)
+      video.currentTime = reserve.start
   }
   appendNext()
+  tick()
 }
 
-/** The slot on screen, and how far behind the chain's current slot it is. */
-function showLiveEdge(): void {
-  const t = video.currentTime
-  const on = media.timeline.find((x) => t >= x.start && t < x.end)
-  const current = state.trust.currentSlot
-  if (on === undefined || current === null) return
-  live.textContent = `slot ${on.slot}, ${current - on.slot} behind live`
-  live.dataset.slot = on.slot.toString()
-  live.dataset.behind = (current - on.slot).toString()
+function playoutView(): PlayoutView {
+  return {
+    nowMs: performance.now(),
+    currentTime: video.currentTime,
+    playing: media.playing,
+    timeline: media.timeline,
+  }
 }
-video.addEventListener('timeupdate', showLiveEdge)
+
+/** Play or hold as playout.ts decides, and show the slot on screen and how far behind live. */
+function tick(): void {
+  if (media.error !== null) return
+  const d = decide(playoutView())
+  if (d.action === 'play') {
+    media.playing = true
+    startPlaying()
+  } else if (d.action === 'hold') {
+    media.playing = false
+    media.holdReason = d.reason
+    stalls.holds++
+    video.pause()
+  }
+  if (!media.playing) playback.textContent = `held: ${media.holdReason}`
+  showLiveEdge()
+}
+setInterval(tick, 100)
+
+/** Unmuted if the browser allows it; else muted with a visible unmute button (autoplay policy). */
+function startPlaying(): void {
+  if (!video.paused) return
+  video.play().catch((err: Error) => {
+    if (err.name !== 'NotAllowedError' || video.muted) return
+    video.muted = true
+    unmute.hidden = false
+    void video.play().catch(() => {
+      /* the controls are there */
+    })
+  })
+}
+unmute.addEventListener('click', () => {
+  video.muted = false
+  unmute.hidden = true
+  if (media.playing) void video.play().catch(() => {})
+})
+video.addEventListener('volumechange', () => {
+  if (!video.muted) unmute.hidden = true
+})
+
+function showLiveEdge(): void {
+  const edge = liveEdge(playoutView())
+  const current = state.trust.currentSlot
+  if (edge === null) return
+  const chain = current === null ? '' : `; chain at slot ${current}`
+  live.textContent = `slot ${edge.slot}, ${edge.behindSlots} slot${edge.behindSlots === 1 ? '' : 's'} (${edge.behindSeconds.toFixed(0)} s) behind live${chain}`
+  live.dataset.slot = edge.slot.toString()
+  live.dataset.behind = String(edge.behindSlots)
+  live.dataset.behindSeconds = edge.behindSeconds.toFixed(1)
+  if (current !== null) live.dataset.behindChain = (current - edge.slot).toString()
+}
 
 function play(slot: bigint, bytes: Uint8Array, hash: string): void {
   // A backlog not yet appended is skipped: only the newest verified slot waits (the live edge).
@@ -236,6 +312,7 @@ function slotView(slot: bigint): SlotView | null {
     playedHash: null,
     playedSigner: null,
     notPlayed: null,
+    skipped: null,
     refusals: [],
     notes: [],
     row,
@@ -247,9 +324,10 @@ function slotView(slot: bigint): SlotView | null {
 const short = (key: Uint8Array) => bytesToHex(key.subarray(4, 10))
 
 function statusOf(v: SlotView): SlotStatus {
-  if (v.certificate === null) return v.certError === null ? 'waiting' : 'rejected'
+  if (v.certificate === null)
+    return v.certError !== null ? 'rejected' : v.skipped !== null ? 'failed' : 'waiting'
   if (v.played !== null || v.notPlayed !== null) return 'verified'
-  return state.trust.progress(v.slot)?.failed ? 'failed' : 'certified'
+  return state.trust.progress(v.slot)?.failed || v.skipped !== null ? 'failed' : 'certified'
 }
 
 function render(v: SlotView): void {
@@ -272,7 +350,7 @@ function render(v: SlotView): void {
       : status === 'verified'
         ? `verified, not played (${v.notPlayed})`
         : status === 'failed'
-          ? 'failed: not played'
+          ? `failed: ${v.skipped ?? 'not played'}`
           : status
   const refusalText =
     v.refusals.length > 0
@@ -390,6 +468,16 @@ function finish(v: SlotView, done: CompletedSlot): void {
 
 function playVerified(v: SlotView, contentHash: Uint8Array, bytes: Uint8Array): void {
   v.playedHash = bytesToHex(contentHash)
+  // The slots in between had no verified video in time: say so on their rows, and move on.
+  for (const other of state.slots.values()) {
+    if (other.slot <= state.lastPlayedSlot || other.slot >= v.slot || other.played !== null) continue
+    if (other.notPlayed !== null || other.skipped !== null) continue
+    other.skipped =
+      other.certificate === null
+        ? `no certificate before slot ${v.slot} was ready: skipped`
+        : `chunks incomplete before slot ${v.slot} was ready: skipped`
+    render(other)
+  }
   state.lastPlayedSlot = v.slot
   play(v.slot, bytes, v.playedHash)
 }
@@ -627,6 +715,7 @@ function connect(): void {
       playedSigner: v.playedSigner,
       playedChunks: v.played?.total ?? null,
       notPlayed: v.notPlayed,
+      skipped: v.skipped,
       refusals: v.refusals.map((r) => ({ ...r })),
       notes: [...v.notes],
     })),
@@ -635,9 +724,21 @@ function connect(): void {
     error: media.error,
     queued: media.queue.length,
     waiting: stalls.waiting,
-    stalledSeconds: stalls.stalledSeconds,
+    stalledSeconds:
+      stalls.stalledSeconds + (stalls.since === null ? 0 : (performance.now() - stalls.since) / 1000),
+    holds: stalls.holds,
+    playing: media.playing,
     onScreen: live.dataset.slot ?? null,
     behindLive: live.dataset.behind === undefined ? null : Number(live.dataset.behind),
+    behindSeconds: live.dataset.behindSeconds === undefined ? null : Number(live.dataset.behindSeconds),
+    behindChain: live.dataset.behindChain === undefined ? null : Number(live.dataset.behindChain),
+    muted: video.muted,
+    mime: media.mime,
+    // Chromium's count of decoded audio bytes: the narration track is there and decodes.
+    audioDecodedBytes:
+      (video as HTMLVideoElement & { webkitAudioDecodedByteCount?: number }).webkitAudioDecodedByteCount ??
+      null,
+    timeline: media.timeline.map((e) => ({ slot: e.slot.toString(), start: e.start, end: e.end })),
     frameErrors,
     appended: appended.map((a) => ({ ...a })),
   }),

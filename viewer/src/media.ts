@@ -1,6 +1,6 @@
 // Small pure helpers of the viewer page: container sniffing for MSE, and embedding similarity.
 
-/** MSE type of a complete video file: fragmented MP4 (codec read from avcC) or WebM. */
+/** MSE type of a complete video file: fragmented MP4 (codecs from avcC and the audio sample entry) or WebM. */
 export function sniffMime(bytes: Uint8Array): string | null {
   if (bytes.length >= 4 && bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) {
     // Matroska CodecID strings in the Tracks element: VP9 and Opus as the director remuxes them.
@@ -9,15 +9,25 @@ export function sniffMime(bytes: Uint8Array): string | null {
     return `video/webm; codecs="${head.includes('A_OPUS') ? `${video},opus` : video}"`
   }
   if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ftyp') {
-    // avcC box: 'avcC' then configurationVersion, AVCProfileIndication, profile_compatibility, level
+    // avcC box: 'avcC' then configurationVersion, AVCProfileIndication, profile_compatibility, level.
+    // An 'mp4a' sample entry is the narration track (AAC-LC from the reference plugin); 'Opus' too.
     const limit = Math.min(bytes.length - 8, 64 * 1024)
+    const at = (i: number, tag: string) =>
+      bytes[i] === tag.charCodeAt(0) &&
+      bytes[i + 1] === tag.charCodeAt(1) &&
+      bytes[i + 2] === tag.charCodeAt(2) &&
+      bytes[i + 3] === tag.charCodeAt(3)
+    let video = 'avc1.42E01E'
+    let audio = ''
     for (let i = 0; i < limit; i++) {
-      if (bytes[i] === 0x61 && bytes[i + 1] === 0x76 && bytes[i + 2] === 0x63 && bytes[i + 3] === 0x43) {
+      if (at(i, 'avcC')) {
         const hex = (b: number) => b.toString(16).padStart(2, '0').toUpperCase()
-        return `video/mp4; codecs="avc1.${hex(bytes[i + 5]!)}${hex(bytes[i + 6]!)}${hex(bytes[i + 7]!)}"`
-      }
+        video = `avc1.${hex(bytes[i + 5]!)}${hex(bytes[i + 6]!)}${hex(bytes[i + 7]!)}`
+      } else if (at(i, 'mp4a')) audio = ', mp4a.40.2'
+      else if (at(i, 'Opus')) audio = ', opus'
+      else if (at(i, 'moof')) break
     }
-    return 'video/mp4; codecs="avc1.42E01E"'
+    return `video/mp4; codecs="${video}${audio}"`
   }
   return null
 }

@@ -8,6 +8,7 @@ import {
   ALL_FORMATS,
   BufferSource,
   BufferTarget,
+  EncodedAudioPacketSource,
   EncodedPacket,
   EncodedPacketSink,
   EncodedVideoPacketSource,
@@ -15,6 +16,7 @@ import {
   Mp4OutputFormat,
   Output,
 } from 'mediabunny'
+import { type AacTrack, aacFrameSeconds } from './aac.ts'
 
 export interface EncoderOptions {
   width: number
@@ -30,12 +32,14 @@ export interface EncoderOptions {
 
 export interface EncodedVideo {
   bytes: Uint8Array
-  /** RFC 6381 codec string, e.g. `avc1.42C01E`. */
+  /** RFC 6381 codec string of the video, e.g. `avc1.42C01E`. */
   codec: string
-  /** What MediaSource.addSourceBuffer takes. */
+  /** What MediaSource.addSourceBuffer takes: every track's codec. */
   mime: string
   frameCount: number
   keyframeCount: number
+  /** AAC frames muxed beside the video (0: video only). */
+  audioPackets: number
 }
 
 /** H.264 levels (Table A-1): level_idc, max macroblocks per second, max frame size in macroblocks. */
@@ -180,7 +184,8 @@ export class Fmp4Encoder {
     this.frames++
   }
 
-  async finish(): Promise<EncodedVideo> {
+  /** The fMP4, with `audio` as a second track when given (one moof carries both per fragment). */
+  async finish(audio: AacTrack | null = null): Promise<EncodedVideo> {
     this.enc.finalize()
     const plain = this.enc.FS.readFile(this.enc.outputFilename)
     this.enc.FS.unlink(this.enc.outputFilename)
@@ -210,10 +215,34 @@ export class Fmp4Encoder {
     })
     const source = new EncodedVideoPacketSource('avc')
     output.addVideoTrack(source, { frameRate: this.opts.fps })
+    const audioSource = audio === null ? null : new EncodedAudioPacketSource('aac')
+    if (audioSource !== null) output.addAudioTrack(audioSource)
     await output.start()
+    // Audio packets go in between the video frames in time order, so the muxer never holds a whole
+    // track in its queue waiting for the other one.
+    const audioStep = audio === null ? 0 : aacFrameSeconds(audio.sampleRate)
+    let a = 0
+    const audioUpTo = async (t: number) => {
+      if (audio === null || audioSource === null) return
+      for (; a < audio.packets.length && a * audioStep <= t; a++)
+        await audioSource.add(
+          new EncodedPacket(audio.packets[a]!, 'key', a * audioStep, audioStep),
+          a === 0
+            ? {
+                decoderConfig: {
+                  codec: audio.codec,
+                  sampleRate: audio.sampleRate,
+                  numberOfChannels: audio.channels,
+                  description: audio.config,
+                },
+              }
+            : undefined,
+        )
+    }
     let i = 0
     let keys = 0
     for await (const p of new EncodedPacketSink(track).packets()) {
+      await audioUpTo(i / this.opts.fps)
       // minimp4 writes no stss box, so every sample reads back as a key frame: derive it from the NALs.
       const key = isIdr(p.data, lengthSize)
       if (key) keys++
@@ -234,11 +263,20 @@ export class Fmp4Encoder {
       )
       i++
     }
+    await audioUpTo(Number.POSITIVE_INFINITY)
     await output.finalize()
     if (i !== this.frames) throw new Error(`muxed ${i} frames of ${this.frames}`)
     if (target.buffer === null) throw new Error('muxer produced no bytes')
     const bytes = new Uint8Array(target.buffer)
     pinCreationTime(bytes, this.opts.creationTimeUnix)
-    return { bytes, codec, mime: `video/mp4; codecs="${codec}"`, frameCount: i, keyframeCount: keys }
+    const codecs = audio === null ? codec : `${codec}, ${audio.codec}`
+    return {
+      bytes,
+      codec,
+      mime: `video/mp4; codecs="${codecs}"`,
+      frameCount: i,
+      keyframeCount: keys,
+      audioPackets: a,
+    }
   }
 }

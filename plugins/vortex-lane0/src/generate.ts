@@ -16,6 +16,7 @@ import {
   RecipeCodec,
   RecipeError,
 } from '../../../src/types/index.ts'
+import { type AacTrack, aacAvailable, encodeAac } from './aac.ts'
 import { type AudioMode, audioTrack } from './audio.ts'
 import { Rng } from './det.ts'
 import { addNoise, EMBEDDING_METHOD, EmbeddingAccumulator } from './embedding.ts'
@@ -233,10 +234,13 @@ export async function generate(
     encoder.addFrame(rgba)
     if (i % every === 0) progress('render', (0.85 * i) / frameCount)
   }
-  progress('mux', 0.86)
-  const video = await encoder.finish()
-  progress('audio', 0.9)
+  progress('audio', 0.86)
   const audio = audioTrack(recipe, sp.duration_sec, input.audioMode, outDir ?? process.env.TMPDIR ?? '/tmp')
+  // The narration goes into the published video as AAC when ffmpeg is installed; without it the
+  // video is silent (output `audio_muxed: false`) and the WAV is still returned on its own.
+  const aac: AacTrack | null = aacAvailable() ? encodeAac(audio.wav, sp.duration_sec) : null
+  progress('mux', 0.9)
+  const video = await encoder.finish(aac)
   progress('embed', 0.95)
   let embedding = embedder.finish()
   if (input.embeddingNoise !== null && input.embeddingNoise.sigma > 0)
@@ -270,6 +274,8 @@ export async function generate(
     duration_sec: sp.duration_sec,
     video_bytes: video.bytes.length,
     content_hash: bytesToHex(contentHash),
+    audio_muxed: aac !== null,
+    ...(aac === null ? {} : { audio_codec: aac.codec, audio_muxed_sample_rate: aac.sampleRate }),
   }
   if (input.outputMode === 'file' && outDir !== null) {
     const videoPath = join(outDir, 'video.mp4')

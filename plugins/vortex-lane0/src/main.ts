@@ -3,6 +3,7 @@
 // carries `{"error": {"code", "field"?, "message"}}` (docs/sidecar.md).
 import { initBlake3 } from '../../../src/crypto/blake3.ts'
 import { formatProgressLine } from '../../../src/sidecar/progress.ts'
+import { AacError } from './aac.ts'
 import { AudioError } from './audio.ts'
 import { generate, InputError, parseInput } from './generate.ts'
 
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   } catch (err) {
     if (err instanceof InputError) fail(2, { code: err.code, field: err.field, message: err.message })
     else if (err instanceof AudioError) fail(1, { code: err.code, message: err.message })
+    else if (err instanceof AacError) fail(1, { code: 'AUDIO_ENCODE_FAILED', message: err.message })
     else fail(1, { code: 'GENERATION_FAILED', message: (err as Error)?.message ?? String(err) })
   }
 }

@@ -10,12 +10,14 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { Registry } from 'prom-client'
+import { encodeAac } from '../../../plugins/vortex-lane0/src/aac.ts'
+import { SAMPLE_RATE, synthesiseVoice, wavFile } from '../../../plugins/vortex-lane0/src/audio.ts'
 import { Fmp4Encoder } from '../../../plugins/vortex-lane0/src/encode.ts'
 import { HlsService, SlotArchive } from '../../../src/archive/index.ts'
 import { blake3, initBlake3 } from '../../../src/crypto/index.ts'
 import { HttpApi } from '../../../src/node/http.ts'
 import { bytesToHex } from '../../../src/types/index.ts'
-import { testKeys } from '../../fixtures/index.ts'
+import { sampleRecipe, testKeys } from '../../fixtures/index.ts'
 import { certifiedSlot } from '../../helpers/archive.ts'
 
 await initBlake3()
@@ -35,7 +37,9 @@ async function encodeVideo(shade: number): Promise<Uint8Array> {
     frame.fill((shade + f * 5) & 0xff)
     enc.addFrame(frame)
   }
-  return (await enc.finish()).bytes
+  // With its narration track, as the plugin publishes it: each fragment carries both tracks.
+  const wav = wavFile(synthesiseVoice(sampleRecipe(), SECONDS), SAMPLE_RATE)
+  return (await enc.finish(encodeAac(wav, SECONDS))).bytes
 }
 
 describe('HLS from the archive, played by ffprobe/ffmpeg', () => {
@@ -73,7 +77,7 @@ describe('HLS from the archive, played by ffprobe/ffmpeg', () => {
 
   async function probe(
     url: string,
-  ): Promise<{ codec: string; width: number; height: number; duration: number }> {
+  ): Promise<{ codec: string; width: number; height: number; duration: number; codecs: string[] }> {
     const { stdout } = await run(
       'ffprobe',
       ['-v', 'error', '-show_entries', 'stream=codec_name,width,height:format=duration', '-of', 'json', url],
@@ -84,13 +88,20 @@ describe('HLS from the archive, played by ffprobe/ffmpeg', () => {
       format: { duration: string }
     }
     const v = j.streams.find((s) => s.width !== undefined)!
-    return { codec: v.codec_name, width: v.width, height: v.height, duration: Number(j.format.duration) }
+    return {
+      codec: v.codec_name,
+      width: v.width,
+      height: v.height,
+      duration: Number(j.format.duration),
+      codecs: j.streams.map((s) => s.codec_name),
+    }
   }
 
   test('a slot’s playlist decodes in ffprobe, and its segments are exactly the certified bytes', async () => {
     const url = `${base}/hls/slots/61/index.m3u8`
     const p = await probe(url)
     assert.equal(p.codec, 'h264')
+    assert.deepEqual(p.codecs.sort(), ['aac', 'h264'], 'the video and its narration')
     assert.equal(`${p.width}x${p.height}`, '320x240')
     assert.ok(Math.abs(p.duration - SECONDS) < 0.25, `duration ${p.duration}`)
     const playlist = await (await fetch(url)).text()

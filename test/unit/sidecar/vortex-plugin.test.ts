@@ -1,6 +1,18 @@
 // Unit tests of the vortex-lane0 generator's parts (plugins/vortex-lane0/src), in process.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
+import {
+  AAC_SAMPLE_RATE,
+  AacError,
+  aacAvailable,
+  audioSpecificConfig,
+  encodeAac,
+  parseAdts,
+} from '../../../plugins/vortex-lane0/src/aac.ts'
 import { readWav, SAMPLE_RATE, synthesiseVoice, wavFile } from '../../../plugins/vortex-lane0/src/audio.ts'
 import { cosTurns, Rng, sinTurns } from '../../../plugins/vortex-lane0/src/det.ts'
 import {
@@ -9,10 +21,11 @@ import {
   EmbeddingAccumulator,
   normalise,
 } from '../../../plugins/vortex-lane0/src/embedding.ts'
-import { h264Level, pinCreationTime } from '../../../plugins/vortex-lane0/src/encode.ts'
+import { Fmp4Encoder, h264Level, pinCreationTime } from '../../../plugins/vortex-lane0/src/encode.ts'
 import { printable, textWidth, wrap } from '../../../plugins/vortex-lane0/src/font.ts'
 import { InputError, parseInput, renderSize } from '../../../plugins/vortex-lane0/src/generate.ts'
 import { Scene } from '../../../plugins/vortex-lane0/src/scene.ts'
+import { fmp4Layout } from '../../../src/archive/fmp4.ts'
 import { initBlake3 } from '../../../src/crypto/index.ts'
 import { RecipeCodec } from '../../../src/types/index.ts'
 import { sampleRecipe } from '../../fixtures/index.ts'
@@ -243,5 +256,81 @@ describe('audio', () => {
     assert.equal(back?.rate, SAMPLE_RATE)
     assert.deepEqual(back?.samples, a)
     assert.equal(readWav(new Uint8Array(40)), null)
+  })
+})
+
+describe('narration muxed into the video (AAC-LC)', () => {
+  test('the AudioSpecificConfig of 32 kHz mono AAC-LC is 0x1288', () => {
+    assert.deepEqual([...audioSpecificConfig(5, 1)], [0x12, 0x88])
+  })
+
+  test('ADTS parsing refuses what is not AAC-LC ADTS, naming the byte', () => {
+    assert.throws(
+      () => parseAdts(new Uint8Array(16)),
+      (e: unknown) => e instanceof AacError && /byte 0/.test(e.message),
+    )
+    // A valid 7-byte header claiming 100 bytes in a 10-byte stream.
+    const h = Uint8Array.of(0xff, 0xf1, 0x54, 0x40, (100 >> 3) & 0xff, (100 & 7) << 5, 0xfc, 0, 0, 0)
+    assert.throws(
+      () => parseAdts(h),
+      (e: unknown) => e instanceof AacError && /overruns/.test(e.message),
+    )
+    const ok = Uint8Array.of(0xff, 0xf1, 0x54, 0x40, (10 >> 3) & 0xff, (10 & 7) << 5, 0xfc, 1, 2, 3)
+    assert.deepEqual(parseAdts(ok), { frames: [Uint8Array.of(1, 2, 3)], freqIndex: 5, channels: 1 })
+  })
+
+  const skip = aacAvailable() ? false : 'ffmpeg with its aac encoder is not installed'
+  test('a 12 s narration is 375 AAC frames, the same bytes every run, muxed beside the video', {
+    skip,
+  }, async () => {
+    const seconds = 12
+    const wav = wavFile(synthesiseVoice(sampleRecipe(), seconds), SAMPLE_RATE)
+    const a = encodeAac(wav, seconds)
+    assert.equal(
+      a.packets.length,
+      (seconds * AAC_SAMPLE_RATE) / 1024,
+      'exactly the clip: 32 kHz × 12 s / 1024',
+    )
+    assert.deepEqual(encodeAac(wav, seconds).packets, a.packets, 'deterministic')
+
+    const enc = await Fmp4Encoder.create({ width: 64, height: 48, fps: 24, creationTimeUnix: 1_700_000_000n })
+    const frame = new Uint8Array(64 * 48 * 4)
+    for (let f = 0; f < seconds * 24; f++) {
+      frame.fill(f & 0xff)
+      enc.addFrame(frame)
+    }
+    const video = await enc.finish(a)
+    assert.equal(video.mime, 'video/mp4; codecs="avc1.42C01E, mp4a.40.2"')
+    assert.equal(video.audioPackets, a.packets.length)
+    // Both tracks end at 12 s, so the next slot starts where this one ends (no gap, no overlap).
+    const dir = mkdtempSync(join(tmpdir(), 'nsn-aac-'))
+    try {
+      const file = join(dir, 'v.mp4')
+      writeFileSync(file, video.bytes)
+      const probe = JSON.parse(
+        execFileSync(
+          'ffprobe',
+          ['-v', 'error', '-show_entries', 'stream=codec_name,duration,sample_rate', '-of', 'json', file],
+          {
+            encoding: 'utf8',
+          },
+        ),
+      ) as { streams: { codec_name: string; duration: string; sample_rate?: string }[] }
+      assert.deepEqual(
+        probe.streams.map((s) => [s.codec_name, Number(s.duration)]),
+        [
+          ['h264', 12],
+          ['aac', 12],
+        ],
+      )
+      execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+    // Every fragment (an HLS segment) carries both tracks: one moof, two trafs, about a second each.
+    const layout = fmp4Layout(video.bytes)
+    assert.equal(layout.segments.length, seconds)
+    for (const seg of layout.segments)
+      assert.ok(seg.duration >= 1 && seg.duration < 1.05, `segment ${seg.duration} s`)
   })
 })
