@@ -128,6 +128,9 @@ export function createSlotFetchMetrics(register: Registry): SlotFetchMetrics {
   }
 }
 
+/** Longest wait before a slot that no peer served is asked for again. */
+const MAX_RETRY_MS = 30_000
+
 /** Peers whose request budgets are tracked at most (connections are far fewer); the oldest goes first. */
 const MAX_TRACKED_PEERS = 4096
 
@@ -300,8 +303,8 @@ export interface SlotFetcherComponents {
 export type FetchOutcome = 'stored' | 'not_found' | 'busy' | 'refused' | 'error'
 
 export class SlotFetcher {
-  /** Slots with a known chain result, with when it became known (only slots in the window). */
-  private readonly known = new Map<bigint, number>()
+  /** Slots with a known chain result (only slots in the window): when next to ask, and rounds asked. */
+  private readonly known = new Map<bigint, { dueMs: number; rounds: number }>()
   /** Peers not asked until the given time: served bytes that did not verify. */
   private readonly penalised = new Map<string, number>()
   private timer: NodeJS.Timeout | null = null
@@ -339,7 +342,7 @@ export class SlotFetcher {
    */
   noteResult(slot: bigint, past = false): void {
     if (!this.inWindow(slot) || this.known.has(slot)) return
-    this.known.set(slot, past ? this.now() - this.config.fetchDelayMs : this.now())
+    this.known.set(slot, { dueMs: past ? this.now() : this.now() + this.config.fetchDelayMs, rounds: 0 })
   }
 
   /** The window's slots below the current one (the ones a node that just started looks up). */
@@ -375,33 +378,40 @@ export class SlotFetcher {
     const now = this.now()
     for (const [p, until] of [...this.penalised]) if (until <= now) this.penalised.delete(p)
     const due = [...this.known]
-      .filter(([s, at]) => at + this.config.fetchDelayMs <= now && !this.components.archive.has(s))
+      .filter(([s, k]) => k.dueMs <= now && !this.components.archive.has(s))
       .map(([s]) => s)
       .sort((a, b) => (a < b ? 1 : -1))
     for (const slot of due) {
       if (this.abort.signal.aborted) return
       const cert = await this.components.certificate(slot).catch(() => null)
       if (cert === null) continue
-      await this.fetchSlot(slot, cert)
+      const outcome = await this.fetchSlot(slot, cert)
+      const k = this.known.get(slot)
+      if (outcome === 'stored' || k === undefined) this.known.delete(slot)
+      else if (outcome === 'asked') {
+        // Nobody served it: ask again later, backing off (a slot no peer holds costs little).
+        k.rounds++
+        k.dueMs = this.now() + Math.min(MAX_RETRY_MS, this.config.sweepIntervalMs * 2 ** k.rounds)
+      }
     }
   }
 
   /** Ask the peers that speak the protocol, one after another, until one serves a verified slot. */
-  private async fetchSlot(slot: bigint, cert: Certificate): Promise<void> {
+  private async fetchSlot(slot: bigint, cert: Certificate): Promise<'stored' | 'asked' | 'no_peer'> {
     const { metrics } = this.components
-    const peers = await this.candidates()
+    // The canonical member's video: the one the canonical director published (§6).
+    const contentHash = cert.members[0]?.content_hash
+    const peers = contentHash === undefined ? [] : await this.candidates()
     if (peers.length === 0) {
       metrics?.requests.inc({ result: 'no_peer' })
-      return
+      return 'no_peer'
     }
-    // The canonical member's video first: it is the one the canonical director published (§6).
-    const contentHash = cert.members[0]?.content_hash
-    if (contentHash === undefined) return
     for (const peer of peers) {
-      const outcome = await this.ask(peer, slot, contentHash)
+      const outcome = await this.ask(peer, slot, contentHash!)
       metrics?.requests.inc({ result: outcome })
-      if (outcome === 'stored') return
+      if (outcome === 'stored') return 'stored'
     }
+    return 'asked'
   }
 
   private async candidates(): Promise<PeerId[]> {
