@@ -126,7 +126,11 @@ test('a late node and a node whose link was cut fill their archives from peers; 
   ]
   // R announces only the proxy, so its real port is picked here (as the devnet picks its ports).
   const rPort = await freePort()
-  const logFile = (name: string) => ({ logFile: join(net.dataDir, 'logs', `${name}.log`) })
+  // A busy machine (other suites, five plugin processes) can take a while to start a node.
+  const logFile = (name: string) => ({
+    logFile: join(net.dataDir, 'logs', `${name}.log`),
+    readyTimeoutMs: 120_000,
+  })
   const r = await startNsn<NodeReady>(
     'viewer-r',
     nodeArgs('viewer-r', [
