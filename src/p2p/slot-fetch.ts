@@ -396,20 +396,29 @@ export class SlotFetcher {
     }
   }
 
-  /** Ask the peers that speak the protocol, one after another, until one serves a verified slot. */
+  /**
+   * Ask the peers that speak the protocol, one after another, until one serves a verified slot. A
+   * peer may hold any member's certified video (a fallback member publishes when the canonical one
+   * did not, docs/protocol.md §6), so each peer is asked for the members' content hashes in rank order.
+   */
   private async fetchSlot(slot: bigint, cert: Certificate): Promise<'stored' | 'asked' | 'no_peer'> {
     const { metrics } = this.components
-    // The canonical member's video: the one the canonical director published (§6).
-    const contentHash = cert.members[0]?.content_hash
-    const peers = contentHash === undefined ? [] : await this.candidates()
+    const hashes: Uint8Array[] = []
+    for (const m of cert.members)
+      if (!hashes.some((h) => equalBytes(h, m.content_hash))) hashes.push(m.content_hash)
+    const peers = hashes.length === 0 ? [] : await this.candidates()
     if (peers.length === 0) {
       metrics?.requests.inc({ result: 'no_peer' })
       return 'no_peer'
     }
     for (const peer of peers) {
-      const outcome = await this.ask(peer, slot, contentHash!)
-      metrics?.requests.inc({ result: outcome })
-      if (outcome === 'stored') return 'stored'
+      for (const contentHash of hashes) {
+        const outcome = await this.ask(peer, slot, contentHash)
+        metrics?.requests.inc({ result: outcome })
+        if (outcome === 'stored') return 'stored'
+        // Only NotFound is worth another content hash at the same peer.
+        if (outcome !== 'not_found') break
+      }
     }
     return 'asked'
   }
