@@ -76,6 +76,11 @@ export class ArchiveRecorder {
     for (const s of [...this.waiting.keys()]) if (!this.trust.inWindow(s)) this.waiting.delete(s)
   }
 
+  /** The slot's certificate as verified from gossip (null when none, or outside the window). */
+  certificate(slot: bigint): Certificate | null {
+    return this.trust.certificate(slot)
+  }
+
   private knowElected(epoch: bigint): void {
     if (this.electedSet.has(epoch)) return
     const e = this.components.electedFor(epoch)

@@ -16,6 +16,7 @@ import {
   RATE_LIMIT_DEFAULTS,
   REACHABILITY_DEFAULTS,
 } from '../p2p/index.ts'
+import { SLOT_FETCH_DEFAULTS } from '../p2p/slot-fetch.ts'
 import { DEFAULT_SIDECAR_HOST, DEFAULT_SIDECAR_PORT } from '../sidecar/constants.ts'
 import { DEFAULT_RECIPE_BOUNDS } from '../types/index.ts'
 import { LOG_FORMATS } from './logging.ts'
@@ -156,6 +157,8 @@ export const CONFIG_DEFAULTS = {
     /** Video bytes of certified slots kept under `<dataDir>/archive`, oldest evicted first; 0 keeps none. */
     maxBytes: 1_073_741_824,
   },
+  /** Slot fetch from peers, /nsn/slot/1.0.0 (docs/protocol.md §12): bounds of serving and fetching. */
+  slotFetch: { ...SLOT_FETCH_DEFAULTS },
   lane0: { ...LANE0_DEFAULTS, recipeAuthors: [] as readonly string[], epochDirectorsAreAuthors: true },
   recipes: { ...DEFAULT_RECIPE_BOUNDS },
 } as const
@@ -360,6 +363,15 @@ function bound(key: string, v: number, min: number, max: number): void {
 export function validateConfig(c: NodeConfig): void {
   bound('http.port', c.http.port, 0, 65535)
   bound('archive.maxBytes', c.archive.maxBytes, 0, Number.MAX_SAFE_INTEGER)
+  bound('slotFetch.slotsBehind', c.slotFetch.slotsBehind, 0, 1000)
+  bound('slotFetch.fetchDelayMs', c.slotFetch.fetchDelayMs, 0, 3_600_000)
+  bound('slotFetch.sweepIntervalMs', c.slotFetch.sweepIntervalMs, 100, 3_600_000)
+  bound('slotFetch.requestTimeoutMs', c.slotFetch.requestTimeoutMs, 100, 600_000)
+  bound('slotFetch.maxResponseBytes', c.slotFetch.maxResponseBytes, 1024, 2 ** 31)
+  bound('slotFetch.maxConcurrentPerPeer', c.slotFetch.maxConcurrentPerPeer, 1, 64)
+  bound('slotFetch.maxConcurrentServes', c.slotFetch.maxConcurrentServes, 1, 256)
+  bound('slotFetch.requestsPerMinutePerPeer', c.slotFetch.requestsPerMinutePerPeer, 1, 100_000)
+  bound('slotFetch.penaltyMs', c.slotFetch.penaltyMs, 0, 86_400_000)
   bound('p2p.meshDlo', c.p2p.meshDlo, 1, c.p2p.meshD)
   bound('p2p.meshDhi', c.p2p.meshDhi, c.p2p.meshD, 100)
   bound('p2p.heartbeatMs', c.p2p.heartbeatMs, 50, 60_000)

@@ -24,6 +24,7 @@ import {
   P2PNode,
   RelayVideoPolicy,
 } from '../p2p/index.ts'
+import { startSlotFetch } from '../p2p/slot-fetch-role.ts'
 import { EpochTracker, SlotClock } from '../scheduler/index.ts'
 import { SidecarClient, SidecarServer } from '../sidecar/index.ts'
 import { bytesToHex } from '../types/index.ts'
@@ -432,6 +433,18 @@ export class NsnNode {
       })
       recorder.start()
       stops.push(() => recorder.stop())
+      const slotFetch = await startSlotFetch({
+        p2p,
+        archive,
+        recorder,
+        chain,
+        chainInfo,
+        tracker,
+        config: config.slotFetch,
+        registry,
+        logger: nodeLog,
+      })
+      if (slotFetch !== null) stops.push(() => slotFetch.stop())
 
       const assets = await step('HTTP', 'viewer bundle', () => buildViewerAssets())
       let node: NsnNode | null = null

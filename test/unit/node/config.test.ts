@@ -135,6 +135,7 @@ describe('config', () => {
       'sidecar',
       'vortex',
       'archive',
+      'slotFetch',
       'lane0',
       'recipes',
     ])
