@@ -102,6 +102,24 @@ export class ArchiveRecorder {
       if (outcome.status === 'complete') this.onComplete(outcome.completed)
   }
 
+  /**
+   * The chain's accepted certificate of a slot (docs/protocol.md §7): where two valid certificates
+   * exist for one slot the archive records the chain's content, whichever certificate came first.
+   */
+  followChain(cert: Certificate): void {
+    if (!this.trust.inWindow(cert.slot) || cert.members.length === 0) return
+    try {
+      checkCertificate(cert, this.anchor, this.components.electedFor(cert.epoch))
+    } catch {
+      return // the Substrate client may not hold the certificate; a refused one changes nothing
+    }
+    this.knowElected(cert.epoch)
+    const before = this.trust.certificate(cert.slot)
+    const placed = this.trust.adoptChainCertificate(cert)
+    if (this.trust.certificate(cert.slot) !== before) this.waiting.delete(cert.slot)
+    for (const { outcome } of placed) if (outcome.status === 'complete') this.onComplete(outcome.completed)
+  }
+
   private onRecipe(recipe: Recipe): void {
     const slot = recipe.slot_params.slot_number
     if (!this.trust.inWindow(slot)) return

@@ -68,6 +68,16 @@ export type SubmitRejectCode =
   | 'SLOT_MISMATCH'
   | 'MALFORMED'
 
+/** Outcome of submitting equivocation evidence (docs/protocol.md §7). */
+export type EvidenceOutcome =
+  | { status: 'accepted'; block: bigint; duplicate?: boolean }
+  | {
+      status: 'rejected'
+      reason: string
+      code: 'MALFORMED' | 'BAD_EVIDENCE' | 'BAD_SIGNATURE' | 'SLOT_MISMATCH' | 'UNKNOWN_EPOCH' | 'NOT_ELECTED'
+    }
+  | { status: 'unknown'; reason: string }
+
 export interface SlotResult {
   slot: bigint
   epoch: bigint
@@ -123,6 +133,11 @@ export interface ChainClient {
     certificate: Certificate,
     signer: { publicKeyProto: Uint8Array; sign(msg: Uint8Array): Uint8Array },
   ): Promise<SubmitOutcome>
+  /**
+   * Report equivocation evidence (SCALE as on /nsn/challenges/1.0.0). Never throws. Optional: a
+   * chain without an evidence call (the reference pallet) leaves it out.
+   */
+  submitEvidence?(evidence: Uint8Array): Promise<EvidenceOutcome>
   /** A slot's recorded result, or null. */
   slotResult(slot: bigint): Promise<SlotResult | null>
   close(): Promise<void>

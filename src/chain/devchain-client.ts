@@ -10,6 +10,7 @@ import type {
   ChainClient,
   ChainEvent,
   ChainInfo,
+  EvidenceOutcome,
   NodeRegistration,
   NodeRole,
   SlotResult,
@@ -529,6 +530,46 @@ export class DevChainClient implements ChainClient {
     const status = o.status === 'accepted' && o.duplicate ? 'duplicate' : o.status
     this.metrics?.submissions.inc({ status })
     return o
+  }
+
+  /** Report equivocation evidence. Never throws: no answer → `unknown` (a retry is recorded once). */
+  async submitEvidence(evidence: Uint8Array): Promise<EvidenceOutcome> {
+    try {
+      const r = (await this.request('chain_submitEvidence', { evidence: hex(evidence) })) as Record<
+        string,
+        unknown
+      >
+      if (r.status === 'accepted') {
+        return {
+          status: 'accepted',
+          block: u64FromJson(r.block, 'block'),
+          ...(r.duplicate === true ? { duplicate: true } : {}),
+        }
+      }
+      return {
+        status: 'rejected',
+        code: r.code as Extract<EvidenceOutcome, { status: 'rejected' }>['code'],
+        reason: String(r.reason),
+      }
+    } catch (err) {
+      if (err instanceof ChainClientError && err.code === 'INVALID_PARAMS') {
+        return { status: 'rejected', code: 'MALFORMED', reason: err.message }
+      }
+      return { status: 'unknown', reason: (err as Error).message }
+    }
+  }
+
+  /** Evidence the chain recorded for `slot` (one record per equivocating director). */
+  async evidence(
+    slot: bigint,
+  ): Promise<{ signer: Uint8Array; kind: 'Proposal' | 'Commit'; block: bigint; penalty: bigint }[]> {
+    const r = (await this.request('chain_evidence', { slot: slot.toString() })) as Record<string, unknown>[]
+    return r.map((e) => ({
+      signer: bytesFromJson(e.signer, 'signer', { len: 36 }),
+      kind: e.kind as 'Proposal' | 'Commit',
+      block: u64FromJson(e.block, 'block'),
+      penalty: BigInt(e.penalty as string),
+    }))
   }
 
   async slotResult(slot: bigint): Promise<SlotResult | null> {

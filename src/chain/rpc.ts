@@ -28,6 +28,8 @@ export const RPC_METHODS = [
   'chain_electedDirectors',
   'chain_submitBftResult',
   'chain_slotResult',
+  'chain_submitEvidence',
+  'chain_evidence',
   'chain_subscribe',
   'chain_unsubscribe',
 ] as const
@@ -279,6 +281,12 @@ export function parseSubmitParams(raw: unknown): SubmitTx {
     submitter: protoKeyParam(p, 'submitter'),
     signature: p.bytes('signature', { len: 64 }),
   }
+}
+
+/** `chain_submitEvidence`: the evidence as on /nsn/challenges/1.0.0; its signatures authenticate it. */
+export function parseEvidenceParams(raw: unknown): { evidence: Uint8Array } {
+  const p = new Params(raw, ['evidence'])
+  return { evidence: p.bytes('evidence', { max: TOPIC_MAX_BYTES.challenges }) }
 }
 
 export function submitTxToJson(tx: SubmitTx): Record<string, unknown> {

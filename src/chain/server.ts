@@ -17,6 +17,7 @@ import {
   eventToJson,
   hex,
   Params,
+  parseEvidenceParams,
   parseRegisterParams,
   parseSubmitParams,
   protoKeyParam,
@@ -600,6 +601,38 @@ export class DevChainServer {
               certificateScale: r.certificateScale,
             })
           : null
+        await this.durable()
+        return out
+      }
+      case 'chain_submitEvidence': {
+        const { evidence } = parseEvidenceParams(params)
+        const { outcome, mutated } = this.state.applyEvidence(evidence)
+        if (mutated) {
+          const { seq, durable } = this.store.append({ t: 'evd', p: { evidence: hex(evidence) } })
+          this.state.seq = seq
+          await durable
+          this.logger.warn(
+            { block: outcome.status === 'accepted' ? outcome.block.toString() : null },
+            'equivocation evidence recorded',
+          )
+        } else await this.durable()
+        if (outcome.status === 'rejected')
+          return { status: 'rejected', code: outcome.code, reason: outcome.reason }
+        return {
+          status: 'accepted',
+          block: outcome.status === 'accepted' ? outcome.block.toString() : null,
+          ...(outcome.status === 'accepted' && outcome.duplicate ? { duplicate: true } : {}),
+        }
+      }
+      case 'chain_evidence': {
+        const p = new Params(params, ['slot'])
+        const out = this.state.evidenceOf(p.u64('slot')).map((e) => ({
+          slot: e.slot.toString(),
+          signer: hex(e.signer),
+          kind: e.kind,
+          block: e.block.toString(),
+          penalty: e.penalty.toString(),
+        }))
         await this.durable()
         return out
       }

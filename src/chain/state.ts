@@ -1,14 +1,24 @@
 // The dev chain's state machine: accounts and PeerId bindings, per-epoch elections, BFT results and
 // their finality, and the event log. Deterministic and free of I/O: the server feeds it calls and
 // block ticks, the store replays the same inputs after a restart and must reach the same state.
+
+import { EvidenceError, verifyEvidence } from '../crypto/evidence.ts'
 import {
   CertificateError,
   publicKeyFromProto,
   verifyCertificate,
   verifyWithProtoKey,
 } from '../crypto/index.ts'
-import { bytesToHex, decodeCertificate, equalBytes, hexToBytes } from '../types/index.ts'
-import type { ChainEvent, ChainInfo, NodeRole, SubmitOutcome } from './client.ts'
+import {
+  bytesToHex,
+  type ChallengeEvidence,
+  DecodeError,
+  decodeCertificate,
+  decodeChallenge,
+  equalBytes,
+  hexToBytes,
+} from '../types/index.ts'
+import type { ChainEvent, ChainInfo, EvidenceOutcome, NodeRole, SubmitOutcome } from './client.ts'
 import type { ChainParams, Region } from './config.ts'
 import { type Candidate, electDirectors } from './election.ts'
 import { DevChainError, RegisterError } from './errors.ts'
@@ -65,6 +75,24 @@ export interface ResultRecord {
   certificateScale: Uint8Array
 }
 
+/** Equivocation evidence the chain recorded: one per (slot, director), whichever variant came first. */
+export interface EvidenceRecord {
+  slot: bigint
+  epoch: bigint
+  /** Node key of the equivocating director. */
+  signer: Uint8Array
+  kind: ChallengeEvidence['kind']
+  block: bigint
+  /** Reputation taken from the director's account (0 when the key has no account). */
+  penalty: bigint
+}
+
+/**
+ * Reputation an equivocating director loses: ten finalized results' worth at the reference rate.
+ * Reputation may go below zero; election weight treats anything below zero as zero.
+ */
+export const EQUIVOCATION_PENALTY = 1000n
+
 export interface StoredEvent {
   event: ChainEvent
   /** Position in its block; NewBlock is always last. */
@@ -96,6 +124,8 @@ export class ChainState {
   private readonly peers = new Map<string, string>()
   private readonly epochs = new Map<bigint, EpochRecord>()
   private readonly results = new Map<bigint, ResultRecord>()
+  /** `slot:signer hex` → record; pruned with the slot's epoch, so bounded by retention × slots × seats. */
+  private readonly evidence = new Map<string, EvidenceRecord>()
   /** Slots awaiting finality in submission order: submittedBlock never decreases along it. */
   private finalQueue: bigint[] = []
   private finalHead = 0
@@ -191,6 +221,11 @@ export class ChainState {
     return this.results.get(slot)
   }
 
+  /** Evidence recorded for `slot`, one record per equivocating director. */
+  evidenceOf(slot: bigint): EvidenceRecord[] {
+    return [...this.evidence.values()].filter((e) => e.slot === slot)
+  }
+
   epochOfSlot(slot: bigint): bigint {
     return slot / this.slotsPerEpoch
   }
@@ -200,6 +235,7 @@ export class ChainState {
     accounts: number
     epochs: number
     results: number
+    evidence: number
     pendingFinality: number
     loggedEvents: number
   } {
@@ -207,6 +243,7 @@ export class ChainState {
       accounts: this.accounts.size,
       epochs: this.epochs.size,
       results: this.results.size,
+      evidence: this.evidence.size,
       pendingFinality: this.finalQueue.length - this.finalHead,
       loggedEvents: this.log.length,
     }
@@ -386,6 +423,63 @@ export class ChainState {
     return { outcome: { status: 'accepted', block }, mutated: true }
   }
 
+  /**
+   * Equivocation evidence (docs/protocol.md §5 steps 2 and 5): verified from its bytes and the
+   * epoch's elected set, recorded once per (slot, director), and the director's account loses
+   * EQUIVOCATION_PENALTY. Anyone may submit it: the evidence speaks for itself.
+   */
+  applyEvidence(evidenceScale: Uint8Array): { outcome: EvidenceOutcome; mutated: boolean } {
+    const reject = (code: Extract<EvidenceOutcome, { status: 'rejected' }>['code'], reason: string) => ({
+      outcome: { status: 'rejected' as const, code, reason },
+      mutated: false,
+    })
+    let ev: ChallengeEvidence
+    try {
+      ev = decodeChallenge(evidenceScale)
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err
+      return reject('MALFORMED', `evidence: ${err.message}`)
+    }
+    let subject: ReturnType<typeof verifyEvidence>
+    try {
+      subject = verifyEvidence(ev, this.genesisHash)
+    } catch (err) {
+      if (!(err instanceof EvidenceError)) throw err
+      return reject(err.code, err.message)
+    }
+    const epoch = this.epochOfSlot(subject.slot)
+    if (subject.epoch !== epoch) {
+      return reject(
+        'SLOT_MISMATCH',
+        `evidence.epoch ${subject.epoch} ≠ epoch ${epoch} of slot ${subject.slot}`,
+      )
+    }
+    const ep = this.epochs.get(epoch)
+    if (ep === undefined) return reject('UNKNOWN_EPOCH', `epoch ${epoch}: not elected yet or no longer kept`)
+    if (!ep.directors.some((d) => equalBytes(d, subject.signer))) {
+      return reject('NOT_ELECTED', `evidence.signer: not elected for epoch ${epoch}`)
+    }
+    const id = `${subject.slot}:${key(subject.signer)}`
+    const existing = this.evidence.get(id)
+    if (existing !== undefined) {
+      return { outcome: { status: 'accepted', block: existing.block, duplicate: true }, mutated: false }
+    }
+    const block = this.best + 1n
+    const acct = this.accountOfPeer(subject.signer)
+    const penalty = acct === undefined ? 0n : EQUIVOCATION_PENALTY
+    if (acct) acct.reputation -= penalty
+    this.evidence.set(id, {
+      slot: subject.slot,
+      epoch,
+      signer: subject.signer,
+      kind: ev.kind,
+      block,
+      penalty,
+    })
+    this.pendingTxHashes.push(txHash(evidenceScale, new Uint8Array(0)))
+    return { outcome: { status: 'accepted', block }, mutated: true }
+  }
+
   // --- blocks ------------------------------------------------------------------------------------
 
   /**
@@ -482,6 +576,7 @@ export class ChainState {
     const old = current - BigInt(this.params.epochRetention)
     if (old < 0n) return
     this.epochs.delete(old)
+    for (const [id, e] of this.evidence) if (e.epoch <= old) this.evidence.delete(id)
     for (let s = old * this.slotsPerEpoch; s < (old + 1n) * this.slotsPerEpoch; s++) {
       const r = this.results.get(s)
       if (r !== undefined && r.finalizedBlock !== null) this.results.delete(s)
@@ -542,6 +637,13 @@ export class ChainState {
         finalizedBlock: r.finalizedBlock === null ? null : r.finalizedBlock.toString(),
         certificate: hex(r.certificateScale),
       })),
+      evidence: [...this.evidence.values()].map((e) => ({
+        slot: e.slot.toString(),
+        signer: hex(e.signer),
+        kind: e.kind,
+        block: e.block.toString(),
+        penalty: e.penalty.toString(),
+      })),
       finalQueue: this.finalQueue.slice(this.finalHead).map(String),
       pendingTxHashes: this.pendingTxHashes.map(hex),
       pendingEvents: this.pendingEvents.map((e) => eventToJson(e, 0)),
@@ -592,6 +694,19 @@ export class ChainState {
           submittedBlock: BigInt(r.submittedBlock!),
           finalizedBlock: r.finalizedBlock === null ? null : BigInt(r.finalizedBlock!),
           certificateScale: hexToBytes(r.certificate!),
+        })
+      }
+      // Snapshots written before evidence was recorded have none.
+      for (const e of (o.evidence ?? []) as Record<string, string>[]) {
+        const slot = BigInt(e.slot!)
+        const signer = hexToBytes(e.signer!)
+        s.evidence.set(`${slot}:${key(signer)}`, {
+          slot,
+          epoch: s.epochOfSlot(slot),
+          signer,
+          kind: e.kind as ChallengeEvidence['kind'],
+          block: BigInt(e.block!),
+          penalty: BigInt(e.penalty!),
         })
       }
       s.finalQueue = (o.finalQueue as string[]).map((x) => BigInt(x))

@@ -13,12 +13,13 @@ import { type ChainParams, resolveChainParams } from './config.ts'
 import { DevChainError } from './errors.ts'
 import { firstParamMismatch, genesisHashOf, paramsFromJson, paramsToJson } from './genesis.ts'
 import type { DevChainMetrics } from './metrics.ts'
-import { hex, parseRegisterParams, parseSubmitParams } from './rpc.ts'
+import { hex, parseEvidenceParams, parseRegisterParams, parseSubmitParams } from './rpc.ts'
 import { ChainState, type SealedBlock } from './state.ts'
 
 export type WalRecord =
   | { t: 'reg'; p: Record<string, unknown> }
   | { t: 'sub'; p: Record<string, unknown> }
+  | { t: 'evd'; p: Record<string, unknown> }
   | { t: 'blk'; n: string }
 
 type QueueItem =
@@ -115,6 +116,9 @@ function replay(state: ChainState, seq: number, rec: WalRecord): void {
     else if (rec.t === 'sub') {
       const r = state.applySubmit(parseSubmitParams(rec.p))
       if (!r.mutated) fail(`submission no longer accepted (${JSON.stringify(r.outcome)})`)
+    } else if (rec.t === 'evd') {
+      const r = state.applyEvidence(parseEvidenceParams(rec.p).evidence)
+      if (!r.mutated) fail(`evidence no longer recorded (${JSON.stringify(r.outcome)})`)
     } else if (rec.t === 'blk') {
       const b = state.sealBlock()
       if (b.number.toString() !== rec.n) fail(`sealed block ${b.number}, record says ${rec.n}`)

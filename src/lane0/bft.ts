@@ -22,6 +22,7 @@ import {
   type Certificate,
   type CertificateMember,
   type Commit,
+  type CommitEquivocationEvidence,
   DecodeError,
   decodeBftSignal,
   decodeEquivocationEvidence,
@@ -35,6 +36,12 @@ import {
 import { cosineSimilarity, embeddingProblem, largestAgreeingSet } from './agreement.ts'
 import { LANE0_DEFAULTS, REFERENCE_QUORUM } from './constants.ts'
 import { BftError, type BftFailureDetails } from './errors.ts'
+import {
+  type CommitEvidenceHost,
+  isCommitEvidence,
+  onCommitEvidence,
+  recordCommitEquivocation,
+} from './evidence.ts'
 import { type Logger, silentLogger } from './log.ts'
 import type { Lane0Metrics } from './metrics.ts'
 
@@ -126,6 +133,7 @@ export interface BftEvents {
     source: 'local' | 'network'
   }
   equivocation: { epoch: bigint; slot: bigint; signer: string; evidence: EquivocationEvidence }
+  commitEquivocation: { epoch: bigint; slot: bigint; signer: string; evidence: CommitEquivocationEvidence }
   /** A message refused by validation (for logs/observers; bounded codes only). */
   refused: { topic: TopicName; action: 'reject' | 'ignore'; code: string }
 }
@@ -303,7 +311,8 @@ export class BftParticipant {
     let kind = 'challenge'
     try {
       if (topic === 'challenges') {
-        this.onEvidence(data)
+        if (isCommitEvidence(data)) onCommitEvidence(this.evidenceHost, data)
+        else this.onEvidence(data)
         return 'accept'
       }
       let signal: ReturnType<typeof decodeBftSignal>
@@ -484,6 +493,22 @@ export class BftParticipant {
     this.recordEquivocation(r, signer, ev, false)
   }
 
+  /** What src/lane0/evidence.ts needs of this participant for commit evidence. */
+  private get evidenceHost(): CommitEvidenceHost {
+    return {
+      networkId: this.networkId,
+      log: this.log,
+      refuse: (action, code, message) => new BftGossipError(action, code as BftRejectCode, message),
+      checkSlotAndSigner: (epoch, slot, signer) => this.checkSlotAndSigner(epoch, slot, signer),
+      round: (slot, epoch) => this.round(slot, epoch),
+      emit: (e) => {
+        this.metrics?.equivocations.inc()
+        this.events.emit('commitEquivocation', e)
+      },
+      publish: (data) => void this.publish('challenges', data),
+    }
+  }
+
   private onCommit(c: Commit): void {
     this.checkSlotAndSigner(c.epoch, c.slot, c.signer)
     const signer = bytesToHex(c.signer)
@@ -495,9 +520,7 @@ export class BftParticipant {
     if (!verifyCommitSignature(this.networkId, c)) throw reject('BAD_SIGNATURE', 'signature: does not verify')
     if (existing !== undefined) {
       // Two commits for different results: neither counts (a certificate needs honest votes).
-      r.commitEquivocators.add(signer)
-      r.commits.delete(signer)
-      this.log.warn({ epoch: r.epoch, slot: r.slot, signer }, 'director sent conflicting commits')
+      recordCommitEquivocation(this.evidenceHost, r, { first: existing, second: c }, true)
       throw ignore('CONFLICTING_COMMIT', 'commit: a different commit from this signer exists')
     }
     if (r.certificate !== null) throw ignore('ROUND_CLOSED', `slot: ${c.slot} already certified`)

@@ -31,6 +31,7 @@ import {
 } from './director-state.ts'
 import { DirectorStateError, SlotError } from './errors.ts'
 import type { Lane0Events, SlotStageEvent } from './events.ts'
+import { reportEvidenceToChain } from './evidence.ts'
 import { SlotJournal } from './journal.ts'
 import { type Logger, silentLogger } from './log.ts'
 import type { Lane0Metrics } from './metrics.ts'
@@ -290,6 +291,7 @@ export class DirectorService {
         bftMaxRounds: this.config.bftMaxRounds,
       },
     )
+    reportEvidenceToChain(bft.events, this.chain, this.log) // docs/protocol.md §5: evidence goes to the chain
     const recipes = new RecipeProcessor(
       { gossip: this.gossip, ...common },
       {

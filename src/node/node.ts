@@ -431,6 +431,14 @@ export class NsnNode {
       tracker.events.on('epoch', (ev) => {
         if (ev.type === 'SlotStarted') recorder.setCurrentSlot(ev.slot)
       })
+      // docs/protocol.md §7: where two valid certificates exist for a slot, archive the chain's.
+      tracker.events.on('chain', (ev) => {
+        if (ev.type !== 'BftResultSubmitted') return
+        void chain
+          .slotResult(ev.slot)
+          .then((r) => r && recorder.followChain(r.certificate))
+          .catch((err: unknown) => nodeLog.debug({ err, slot: ev.slot }, 'slot result unavailable'))
+      })
       recorder.start()
       stops.push(() => recorder.stop())
       const slotFetch = await startSlotFetch({

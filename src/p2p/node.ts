@@ -22,7 +22,7 @@ import type { NodeKey } from '../crypto/index.ts'
 import {
   bytesToHex,
   decodeBftSignal,
-  decodeEquivocationEvidence,
+  decodeChallenge,
   decodeRecipeAny,
   decodeVideoChunk,
   encodeVideoChunk,
@@ -211,7 +211,7 @@ const FALLBACK_DECODERS: { [T in TopicName]: (data: Uint8Array) => TopicDecoded[
   video: (d) => decodeVideoChunk(d),
   bft: (d) => decodeBftSignal(d),
   attestations: (d) => d,
-  challenges: (d) => decodeEquivocationEvidence(d),
+  challenges: (d) => decodeChallenge(d),
   tasks: (d) => d,
 }
 

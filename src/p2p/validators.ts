@@ -6,12 +6,12 @@ import { publicKeyFromProto, verifyRecipeSignature } from '../crypto/index.ts'
 import {
   type BftSignal,
   bytesToHex,
+  type ChallengeEvidence,
   DEFAULT_RECIPE_BOUNDS,
   DecodeError,
   decodeBftSignal,
-  decodeEquivocationEvidence,
+  decodeChallenge,
   decodeRecipeAny,
-  type EquivocationEvidence,
   type Recipe,
   type RecipeBounds,
   RecipeError,
@@ -30,7 +30,7 @@ export interface TopicDecoded {
   video: VideoChunk
   bft: BftSignal
   attestations: Uint8Array
-  challenges: EquivocationEvidence
+  challenges: ChallengeEvidence
   tasks: Uint8Array
 }
 
@@ -167,13 +167,13 @@ export function validateBftDecodes(data: Uint8Array, maxBytes: number = TOPIC_MA
   }
 }
 
-/** docs/protocol.md §5 step 2: equivocation evidence (two proposals) that decodes. */
+/** docs/protocol.md §5: equivocation evidence (two proposals, or two commits) that decodes. */
 export function validateEvidenceDecodes(
   data: Uint8Array,
   maxBytes: number = TOPIC_MAX_BYTES.challenges,
-): EquivocationEvidence {
+): ChallengeEvidence {
   try {
-    return decodeEquivocationEvidence(data, maxBytes)
+    return decodeChallenge(data, maxBytes)
   } catch (err) {
     if (err instanceof DecodeError) rejectWith('MALFORMED', err.message, err)
     throw err

@@ -150,11 +150,36 @@ export class CertifiedSlots {
   addCertificate(certificate: Certificate): { chunk: VideoChunk; outcome: ChunkOutcome }[] {
     const s = this.state(certificate.slot)
     if (s === null || s.certificate !== null) return []
+    return this.placeCertificate(s, certificate)
+  }
+
+  private placeCertificate(
+    s: SlotState,
+    certificate: Certificate,
+  ): { chunk: VideoChunk; outcome: ChunkOutcome }[] {
     s.certificate = certificate
     const waiting = [...s.pending.values()]
     for (const p of waiting) this.release(p)
     s.pending.clear()
     return waiting.map((p) => ({ chunk: p.chunk, outcome: this.place(certificate.slot, s, p.chunk) }))
+  }
+
+  /**
+   * The chain's accepted certificate of its slot (docs/protocol.md §7: where two valid certificates
+   * exist for one slot, which only commit equivocation makes possible, viewers follow the chain's).
+   * Checked against the elected set by the caller, like addCertificate. When the slot held another
+   * certificate, its content is forgotten (also a completed one) and the chain's takes its place; no
+   * later certificate replaces the chain's. Returns what addCertificate returns.
+   */
+  adoptChainCertificate(certificate: Certificate): { chunk: VideoChunk; outcome: ChunkOutcome }[] {
+    const s = this.state(certificate.slot)
+    if (s === null) return []
+    if (s.certificate !== null && sameCertifiedContent(s.certificate, certificate)) return []
+    s.certificate = null
+    s.assemblies.clear()
+    s.complete = null
+    s.contentFailed = false
+    return this.placeCertificate(s, certificate)
   }
 
   /** A decoded chunk from the network: its hash and signature are verified here. */
@@ -272,6 +297,20 @@ export class CertifiedSlots {
     s.assemblies.clear()
     return { status: 'complete', completed }
   }
+}
+
+/** Same agreeing set and recipe: the two certificates vouch for the same content in the same ranks. */
+function sameCertifiedContent(a: Certificate, b: Certificate): boolean {
+  return (
+    equalBytes(a.recipe_hash, b.recipe_hash) &&
+    a.members.length === b.members.length &&
+    a.members.every(
+      (m, i) =>
+        equalBytes(m.signer, b.members[i]!.signer) &&
+        equalBytes(m.content_hash, b.members[i]!.content_hash) &&
+        equalBytes(m.embedding_hash, b.members[i]!.embedding_hash),
+    )
+  )
 }
 
 /** The smallest of some bigints (Math.min does not apply). */

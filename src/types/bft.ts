@@ -14,6 +14,7 @@ import {
   u64,
   vec,
 } from './codec.ts'
+import { DecodeError } from './errors.ts'
 import { EMBEDDING_DIM, TOPIC_MAX_BYTES } from './limits.ts'
 
 /** A director's signed claim about its output for a slot. */
@@ -69,6 +70,17 @@ export interface EquivocationEvidence {
   second: Proposal
 }
 
+/** Two commits for different canonical hashes signed by one director for one slot (commit equivocation). */
+export interface CommitEquivocationEvidence {
+  first: Commit
+  second: Commit
+}
+
+/** Everything carried on /nsn/challenges/1.0.0 (docs/protocol.md §3, "Evidence"). */
+export type ChallengeEvidence =
+  | { kind: 'Proposal'; value: EquivocationEvidence }
+  | { kind: 'Commit'; value: CommitEquivocationEvidence }
+
 const hash32 = fixedBytes(32)
 const signerKey = bytes(64)
 const signature = bytes(64)
@@ -118,6 +130,22 @@ export const EquivocationEvidenceCodec: Codec<EquivocationEvidence> = struct('Eq
 })
 
 /**
+ * Commit evidence is `COMMIT_EVIDENCE_TAG ‖ first Commit ‖ second Commit`; proposal evidence keeps its
+ * untagged form. The two cannot be confused: proposal evidence carries two 2 048-byte embeddings and
+ * is never shorter than PROPOSAL_EVIDENCE_MIN_BYTES, commit evidence is at most COMMIT_EVIDENCE_MAX_BYTES.
+ */
+export const COMMIT_EVIDENCE_TAG = 0x11
+/** Two proposals with empty signer and signature: 2 × (8 + 8 + 32 + 32 + 2048 + 1 + 1). */
+export const PROPOSAL_EVIDENCE_MIN_BYTES = 4260
+/** The tag and two commits with 64-byte signer and signature: 1 + 2 × (8 + 8 + 32 + 2 + 64 + 2 + 64). */
+export const COMMIT_EVIDENCE_MAX_BYTES = 361
+
+export const CommitEquivocationEvidenceCodec: Codec<CommitEquivocationEvidence> = struct(
+  'CommitEquivocationEvidence',
+  { first: CommitCodec, second: CommitCodec },
+)
+
+/**
  * The reference implementation's BftSignal variant indices (0 `Embedding`, 1 `Vote`): they share
  * the topic, so a node meets them; docs/protocol.md §2 says ignore and count them, never reject.
  */
@@ -160,4 +188,38 @@ export function decodeEquivocationEvidence(
   maxBytes: number = TOPIC_MAX_BYTES.challenges,
 ): EquivocationEvidence {
   return decodeScale(EquivocationEvidenceCodec, input, maxBytes)
+}
+
+export function encodeCommitEvidence(e: CommitEquivocationEvidence): Uint8Array {
+  const body = encodeScale(CommitEquivocationEvidenceCodec, e, COMMIT_EVIDENCE_MAX_BYTES)
+  const out = new Uint8Array(body.length + 1)
+  out[0] = COMMIT_EVIDENCE_TAG
+  out.set(body, 1)
+  return out
+}
+
+/** Either evidence variant as sent on /nsn/challenges/1.0.0. */
+export function encodeChallenge(e: ChallengeEvidence): Uint8Array {
+  return e.kind === 'Proposal' ? encodeEquivocationEvidence(e.value) : encodeCommitEvidence(e.value)
+}
+
+/** Decode a /nsn/challenges/1.0.0 message: commit evidence when shorter than any proposal evidence. */
+export function decodeChallenge(
+  input: Uint8Array,
+  maxBytes: number = TOPIC_MAX_BYTES.challenges,
+): ChallengeEvidence {
+  if (input.length >= PROPOSAL_EVIDENCE_MIN_BYTES) {
+    return { kind: 'Proposal', value: decodeEquivocationEvidence(input, maxBytes) }
+  }
+  if (input[0] !== COMMIT_EVIDENCE_TAG) {
+    throw new DecodeError(
+      'INVALID_ENUM',
+      'ChallengeEvidence',
+      `ChallengeEvidence: ${input.length} bytes is shorter than proposal evidence (${PROPOSAL_EVIDENCE_MIN_BYTES}) and does not start with the commit evidence tag 0x11`,
+    )
+  }
+  return {
+    kind: 'Commit',
+    value: decodeScale(CommitEquivocationEvidenceCodec, input.subarray(1), COMMIT_EVIDENCE_MAX_BYTES - 1),
+  }
 }

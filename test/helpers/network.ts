@@ -23,8 +23,9 @@ import {
 import {
   bytesToHex,
   type Certificate,
+  type CommitEquivocationEvidence,
   decodeBftSignal,
-  decodeEquivocationEvidence,
+  decodeChallenge,
   type EquivocationEvidence,
   encodeRecipe,
   equalBytes,
@@ -446,6 +447,7 @@ export class SlotObserver {
   readonly slots = new Map<bigint, ObservedSlot>()
   readonly recipes = new Map<bigint, { recipe: Recipe; recipeHash: Uint8Array; atMs: number }>()
   readonly evidence: { evidence: EquivocationEvidence; atMs: number }[] = []
+  readonly commitEvidence: { evidence: CommitEquivocationEvidence; atMs: number }[] = []
   readonly rejectedCertificates: { slot: bigint; code: string; atMs: number }[] = []
   /** Chunks the assembler refused, with why. */
   readonly rejectedChunks: { slot: bigint; signer: string; contentId: string; code: string }[] = []
@@ -497,7 +499,9 @@ export class SlotObserver {
     this.p2p.subscribe('challenges', () => {})
     this.p2p.setValidator('challenges', (data) => {
       try {
-        this.evidence.push({ evidence: decodeEquivocationEvidence(data), atMs: Date.now() })
+        const ev = decodeChallenge(data)
+        if (ev.kind === 'Proposal') this.evidence.push({ evidence: ev.value, atMs: Date.now() })
+        else this.commitEvidence.push({ evidence: ev.value, atMs: Date.now() })
       } catch {
         // undecodable: nothing to record
       }
@@ -613,7 +617,7 @@ export class SlotObserver {
       const chunks = [...s.chunks.values()].map((c) => `${c.signer.slice(-6)}:${c.indexes.size}/${c.total}`)
       return `slot ${s.slot}: proposals ${s.proposals.size}, commits ${s.commits.size}, cert ${s.certificate ? 'yes' : 'no'}, chunks [${chunks.join(' ')}], complete ${s.complete ? 'yes' : 'no'}`
     })
-    return `${slots.join('; ')}; rejected certs ${this.rejectedCertificates.length}, rejected chunks ${this.rejectedChunks.length}, evidence ${this.evidence.length}, peers ${this.p2p.status().peers}`
+    return `${slots.join('; ')}; rejected certs ${this.rejectedCertificates.length}, rejected chunks ${this.rejectedChunks.length}, evidence ${this.evidence.length} + ${this.commitEvidence.length} commit, peers ${this.p2p.status().peers}`
   }
 }
 

@@ -1,16 +1,31 @@
 // Two Byzantine directors on a real network: the chain elects five directors,
 // three honest director processes run, and the keys of the other two are held by adversaries in this
 // process (test/integration/network/adversary.ts). In each attacked slot one adversary equivocates
-// (two different signed proposals) and the other proposes a video of its own, publishes its chunks
+// (two different signed proposals, then two commits for different results) and the other proposes a video of its own, publishes its chunks
 // (also under the honest content id), gossips forged certificates and submits one to the chain. The
-// honest three must still certify, the equivocation evidence must appear on /nsn/challenges/1.0.0,
+// honest three must still certify, both kinds of equivocation evidence must appear on
+// /nsn/challenges/1.0.0 and the chain must record the commit equivocator with a reputation penalty,
 // and nothing forged may be accepted by the viewer-side rules or the chain.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import type { SubmitOutcome } from '../../../src/chain/index.ts'
-import { blake3, NodeKey, verifyProposalSignature } from '../../../src/crypto/index.ts'
-import { bytesToHex, type Certificate, equalBytes, type Proposal } from '../../../src/types/index.ts'
+import { EQUIVOCATION_PENALTY } from '../../../src/chain/state.ts'
+import {
+  blake3,
+  NodeKey,
+  signCommit,
+  verifyCommitSignature,
+  verifyProposalSignature,
+} from '../../../src/crypto/index.ts'
+import {
+  bytesToHex,
+  type Certificate,
+  type Commit,
+  encodeBftSignal,
+  equalBytes,
+  type Proposal,
+} from '../../../src/types/index.ts'
 import { fetchMetric, fetchStatus, TestNetwork, waitFor } from '../../helpers/network.ts'
 import { ByzantineDirector, forgeCertificates, otherVideo, randomEmbedding } from './adversary.ts'
 
@@ -25,6 +40,7 @@ const ATTACKED_SLOTS = 2
 interface Attack {
   slot: bigint
   equivocation: [Proposal, Proposal]
+  commitEquivocation: [Commit, Commit]
   otherProposal: Proposal
   otherContentId: string
   forged: { badSignature: Certificate; tooFewCommits: Certificate }
@@ -56,6 +72,9 @@ describe('network: two Byzantine directors, three honest', () => {
     }
     const a1 = eq.proposal(epoch, slot, recipeHash, otherVideo(1000).contentHash, randomEmbedding())
     const a2 = eq.proposal(epoch, slot, recipeHash, otherVideo(1000).contentHash, randomEmbedding())
+    const [c1, c2] = [a1, a2].map((p) =>
+      signCommit(eqKey, n.networkId, { epoch, slot, canonical_hash: blake3(p.content_hash) }),
+    ) as [Commit, Commit]
     const fake = otherVideo()
     const b = other.proposal(epoch, slot, recipeHash, fake.contentHash, randomEmbedding())
     const forged = forgeCertificates({
@@ -70,6 +89,7 @@ describe('network: two Byzantine directors, three honest', () => {
     const record: Attack = {
       slot,
       equivocation: [a1, a2],
+      commitEquivocation: [c1, c2],
       otherProposal: b,
       otherContentId: bytesToHex(fake.contentHash),
       forged,
@@ -82,6 +102,9 @@ describe('network: two Byzantine directors, three honest', () => {
     await attempt('equivocation', async () => {
       await eq.publishProposal(a1)
       await eq.publishProposal(a2)
+    })
+    await attempt('commit equivocation', async () => {
+      for (const c of [c1, c2]) await eq.p2p.publish('bft', encodeBftSignal({ kind: 'Commit', value: c }))
     })
     await attempt('other proposal', () => other.publishProposal(b))
     await attempt('other video', () => other.publishVideo(slot, record.otherContentId, fake.video))
@@ -299,6 +322,56 @@ describe('network: two Byzantine directors, three honest', () => {
     for (const i of HONEST) {
       const count = await fetchMetric(n.directorHttp(i), 'nsn_lane0_bft_equivocations_total')
       assert.ok(count >= 1, `director-${i} recorded the equivocation (${count})`)
+    }
+  })
+
+  test('the commit equivocator is caught: evidence published and recorded by the chain with a penalty', {
+    timeout: 30_000,
+  }, async () => {
+    const n = net!
+    const first = [...attacks.keys()].sort()[0]
+    assert.ok(first !== undefined, 'an attacked slot')
+    const a = attacks.get(first)!
+    const eqHex = bytesToHex(eqKey.publicKeyProto)
+    const evidence = await waitFor(
+      `commit evidence of slot ${first}`,
+      () =>
+        n.observer!.commitEvidence.find(
+          (e) => e.evidence.first.slot === first && bytesToHex(e.evidence.first.signer) === eqHex,
+        ),
+      { timeoutMs: 10_000, seen: () => `${n.observer!.commitEvidence.length} commit evidence messages` },
+    )
+    const { first: c1, second: c2 } = evidence.evidence
+    assert.ok(verifyCommitSignature(n.networkId, c1) && verifyCommitSignature(n.networkId, c2), 'both signed')
+    assert.deepEqual(
+      new Set([bytesToHex(c1.canonical_hash), bytesToHex(c2.canonical_hash)]),
+      new Set(a.commitEquivocation.map((c) => bytesToHex(c.canonical_hash))),
+      'the two conflicting commits',
+    )
+    // An honest director reported it; the chain recorded the equivocator once for the slot (from
+    // whichever evidence came first) and took reputation.
+    const recorded = await waitFor(
+      `the chain's evidence record of slot ${first}`,
+      async () => {
+        const r = await n.chain!.evidence(first)
+        return r.length > 0 ? r : undefined
+      },
+      { timeoutMs: 10_000 },
+    )
+    assert.deepEqual(
+      recorded.map((r) => bytesToHex(r.signer)),
+      [eqHex],
+      'one record, for the equivocator only',
+    )
+    assert.equal(recorded[0]!.penalty, EQUIVOCATION_PENALTY)
+    const account = await n.chain!.getAccount({ peer: eqKey.publicKeyProto })
+    assert.ok(
+      account !== null && account.reputation <= -EQUIVOCATION_PENALTY,
+      `penalised (${account?.reputation})`,
+    )
+    for (const k of honestKeys) {
+      const honest = await n.chain!.getAccount({ peer: k.publicKeyProto })
+      assert.ok(honest !== null && honest.reputation >= 0n, 'honest directors are not penalised')
     }
   })
 })

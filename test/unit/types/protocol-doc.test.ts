@@ -3,14 +3,27 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { before, describe, it } from 'node:test'
-import { blake3, initBlake3, NodeKey, rankKey, signCommit, signRecipe } from '../../../src/crypto/index.ts'
+import {
+  blake3,
+  initBlake3,
+  NodeKey,
+  rankKey,
+  signCommit,
+  signProposal,
+  signRecipe,
+} from '../../../src/crypto/index.ts'
 import { buildVideoChunks } from '../../../src/p2p/index.ts'
 import {
   bytesToHex,
+  COMMIT_EVIDENCE_MAX_BYTES,
+  decodeChallenge,
   encodeBftSignal,
+  encodeCommitEvidence,
+  encodeEquivocationEvidence,
   encodeRecipe,
   encodeVideoChunk,
   encodeVideoChunkHeader,
+  PROPOSAL_EVIDENCE_MIN_BYTES,
   type Recipe,
   unsignedRecipe,
 } from '../../../src/types/index.ts'
@@ -91,5 +104,41 @@ describe('docs/protocol.md worked examples', () => {
       canonical_hash: new Uint8Array(32).fill(0xcd),
     })
     assert.ok(blocks.includes(bytesToHex(encodeBftSignal({ kind: 'Commit', value: commit }))), 'commit block')
+  })
+
+  it('shows the commit evidence as the codec encodes it', () => {
+    const networkId = new Uint8Array(32).fill(0xab)
+    const c = (fill: number) =>
+      signCommit(key, networkId, { epoch: 0n, slot: 42n, canonical_hash: new Uint8Array(32).fill(fill) })
+    const first = encodeBftSignal({ kind: 'Commit', value: c(0xcd) })
+    const evidence = encodeCommitEvidence({ first: c(0xcd), second: c(0xef) })
+    assert.equal(evidence.length, 303)
+    // The tag and the first commit are the gossiped Commit exactly; the annotated block is the rest.
+    assert.deepEqual(evidence.subarray(0, first.length), first)
+    assert.ok(blocks.includes(bytesToHex(evidence.subarray(first.length))), 'second commit block')
+    assert.equal(decodeChallenge(evidence).kind, 'Commit')
+  })
+
+  it('keeps proposal evidence untagged and tells the two variants apart by length', () => {
+    const p = (fill: number) =>
+      signProposal(key, new Uint8Array(32).fill(0xab), {
+        epoch: 0n,
+        slot: 42n,
+        recipe_hash: new Uint8Array(32).fill(1),
+        content_hash: new Uint8Array(32).fill(fill),
+        embedding: new Float32Array(512).fill(fill / 1000),
+      })
+    const value = { first: p(2), second: p(3) }
+    const bytes = encodeEquivocationEvidence(value)
+    // Byte-identical to the original struct: epoch first, no tag.
+    assert.deepEqual(bytes.subarray(0, 8), new Uint8Array(8))
+    assert.ok(
+      bytes.length >= PROPOSAL_EVIDENCE_MIN_BYTES && PROPOSAL_EVIDENCE_MIN_BYTES > COMMIT_EVIDENCE_MAX_BYTES,
+    )
+    assert.deepEqual(decodeChallenge(bytes), { kind: 'Proposal', value })
+    assert.ok(
+      doc.includes(String(PROPOSAL_EVIDENCE_MIN_BYTES).replace(/(\d)(\d{3})$/, '$1 $2')),
+      'doc names the bound',
+    )
   })
 })
