@@ -1,7 +1,8 @@
 // Ordinary faults on one real network (a dev chain process, five director processes, the devnet's
 // viewer and a test-side observer), in turn:
-//  - a director paused with SIGSTOP for 20 s: the other four certify without it; after SIGCONT it
-//    signs a commit again within two slots;
+//  - a director paused with SIGSTOP for 20 s (longer until a slot that began after the pause is
+//    certified): the other four certify without it; after SIGCONT it signs a commit again within two
+//    slots;
 //  - the journal's disk full: director-4's journal folder is a link to a small tmpfs, filled while it
 //    runs. It logs one clear error naming the folder (no stack trace), keeps relaying BFT and video to
 //    a viewer connected only through it, and once space returns its journal reads back and it restarts
@@ -116,7 +117,8 @@ describe('faults on a real network', { timeout: 600_000 }, () => {
             if (s > pausedSlot && seen.certificate !== null && seen.certificate.atMs > pausedAt) return s
           return null
         },
-        { timeoutMs: 19_000, intervalMs: 100, seen: () => n.describe() },
+        // Paused at least 20 s; longer on a slow machine, until that slot is certified.
+        { timeoutMs: 45_000, intervalMs: 100, seen: () => n.describe() },
       )
       const left = 20_000 - (Date.now() - pausedAt)
       if (left > 0) await new Promise((r) => setTimeout(r, left)) // the fault's length, not a wait for state
@@ -190,7 +192,11 @@ describe('faults on a real network', { timeout: 600_000 }, () => {
         for (const [s, seen] of relayView!.slots) if (s > fullAt && seen.complete !== null) return s
         return null
       },
-      { timeoutMs: 60_000, intervalMs: 250, seen: () => `${relayView!.describe()}\n${n.describe()}` },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        seen: async () => `${relayView!.describe()}\n${await n.describe()}`,
+      },
     )
     assert.equal(relayView.p2p.status().peers, 1, `the viewer's only peer is director-${FULL}`)
     assert.ok(played > fullAt)
