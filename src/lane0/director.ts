@@ -641,6 +641,26 @@ export class DirectorService {
       this.log.info({ epoch, slot, stage: 'recipe', code: e.code }, 'slot skipped')
       return
     }
+    // A slot whose successor has started is over for BFT: generating it now (after a pause, or a
+    // backlog of chain events) would only queue the current slot's generation behind it.
+    if (this.lastStartedSlot !== null && this.lastStartedSlot > slot) {
+      this.metrics?.slots.inc({ result: 'skipped' })
+      this.emitSlot({
+        epoch,
+        slot,
+        atMs: this.clock.now(),
+        stage: 'failed',
+        failedStage: 'recipe',
+        code: 'ABANDONED',
+        causeCode: 'SUPERSEDED',
+        reason: `slot ${this.lastStartedSlot} has started`,
+      })
+      this.log.info(
+        { epoch, slot, stage: 'recipe', code: 'ABANDONED' },
+        'slot skipped: a later slot has started',
+      )
+      return
+    }
     task.started = true
     const elected = this.tracker.directors(epoch) ?? []
     try {

@@ -1,4 +1,4 @@
-// The slot journal (the issue's Deliver 7): one JSON file per slot in a data folder, replaced
+// The slot journal (docs/lane0.md "journal"): one JSON file per slot in a data folder, replaced
 // atomically (write temp → fsync → rename → fsync folder), recording the stage reached, output paths,
 // the certificate and the chain submission state, so that a restarted director resumes: nothing
 // submitted twice, nothing acknowledged lost, unfinished submissions retried.
@@ -183,6 +183,15 @@ export function entryFromJson(text: string): JournalEntry {
 
 const FILE_RE = /^slot-(\d{20})\.json$/
 
+/** Write errors that describe the folder's filesystem, not the program (errno → what it means). */
+const DISK_CONDITIONS: Record<string, string> = {
+  ENOSPC: 'full',
+  EDQUOT: 'over its disk quota',
+  EROFS: 'on a read-only filesystem',
+  EACCES: 'not writable by this user',
+  EPERM: 'not writable by this user',
+}
+
 export interface SlotJournalOptions {
   /** fsync files and the folder (turn off only in throwaway tests). @default true */
   fsync?: boolean
@@ -289,8 +298,29 @@ export class SlotJournal {
       await rename(tmp, path)
       if (this.fsync) await this.syncDir()
     } catch (err) {
-      throw new JournalError('IO', path, `${path}: journal write failed (${(err as Error).message})`, err)
+      // The previous file of the slot is intact (the rename is the commit point); a partial temp
+      // file would only hold on to the space that ran out.
+      await rm(tmp, { force: true }).catch(() => {})
+      throw this.writeError(slot, path, err)
     }
+  }
+
+  /**
+   * A write failure as an operator reads it. A full, read-only or forbidden folder is a condition of
+   * the machine, not a bug: one line naming the folder and what it means, without a stack trace.
+   */
+  private writeError(slot: bigint, path: string, err: unknown): JournalError {
+    const code = (err as NodeJS.ErrnoException).code ?? ''
+    const condition = DISK_CONDITIONS[code]
+    if (condition === undefined)
+      return new JournalError('IO', path, `${path}: journal write failed (${(err as Error).message})`, err)
+    const e = new JournalError(
+      'IO',
+      this.dir,
+      `${this.dir}: the journal folder is ${condition} (${code}); slot ${slot} is not journaled, so this director sits it out (it keeps relaying) until the folder is writable again`,
+    )
+    e.stack = `${e.name}: ${e.message}`
+    return e
   }
 
   private async syncDir(): Promise<void> {

@@ -48,6 +48,11 @@ export interface DevnetOptions {
   skipDirectors?: readonly number[]
   /** The chain endpoint director `index` uses (tests: a proxy in front of the chain). @default the dev chain */
   chainUrlFor?: (index: number, chainUrl: string) => string
+  /**
+   * Run after the dev chain and the directors' key folders exist, before any director starts (tests:
+   * put a director's journal folder on a small filesystem).
+   */
+  beforeDirectors?: (dataDir: string) => Promise<void>
 }
 
 /** What the live view shows. */
@@ -259,6 +264,7 @@ export class Devnet {
     // Every director dials every other one (ports chosen up front, PeerIds known from the keys), so
     // the mesh is complete rather than a star around one node whose loss would partition the network.
     // They start in parallel: of two directors, the later one's dial reaches the earlier one.
+    await this.opts.beforeDirectors?.(dir)
     const skip = new Set(this.opts.skipDirectors ?? [])
     const started = keys.map((_, i) => i).filter((i) => !skip.has(i))
     const ports = await freePorts(started.length)
@@ -338,6 +344,28 @@ export class Devnet {
     this.directorProcs[this.directorProcs.indexOf(prev)] = p
     const v = this.view.directors.find((d) => d.name === name)
     if (v !== undefined) v.http = p.ready.http
+    return p
+  }
+
+  /**
+   * Start the dev chain again after it exited (fault tests): same data folder and settings, on the
+   * same port, so every client's reconnect finds it at the URL it knows. Throws while it still runs.
+   */
+  async restartChain(): Promise<NsnProcess<DevChainReady>> {
+    const prev = this.chainProc
+    if (prev === null) throw new Error('devchain: never started')
+    if (prev.child.exitCode === null && prev.child.signalCode === null)
+      throw new Error('devchain: still running')
+    if (this.stopped) throw new Error('devnet stopped')
+    // spawnargs: [node, nsn.js, ...the arguments it was started with]
+    const args = prev.child.spawnargs
+      .slice(2)
+      .map((a) => (a === '127.0.0.1:0' ? `127.0.0.1:${prev.ready.port}` : a))
+    const p = await startNsn<DevChainReady>('devchain', args, {
+      logFile: join(resolve(this.opts.dataDir), 'logs', 'devchain.log'),
+    })
+    this.procs.push(p)
+    this.chainProc = p
     return p
   }
 

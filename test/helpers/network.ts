@@ -152,6 +152,7 @@ export interface TestNetworkOptions {
   skipDirectors?: DevnetOptions['skipDirectors']
   directorSet?: DevnetOptions['directorSet']
   chainUrlFor?: DevnetOptions['chainUrlFor']
+  beforeDirectors?: DevnetOptions['beforeDirectors']
   /** Start a test-side observer (a viewer in this process). @default true */
   observer?: boolean
 }
@@ -185,6 +186,7 @@ export class TestNetwork {
       skipDirectors: opts.skipDirectors,
       directorSet: opts.directorSet,
       chainUrlFor: opts.chainUrlFor,
+      beforeDirectors: opts.beforeDirectors,
     })
     const net = new TestNetwork(devnet, dataDir)
     try {

@@ -6,11 +6,16 @@
 //    or penalise director-0, and director-0's BFT messages must keep counting.
 //  - Blacking out video (§2, §6): the elected attacker sends one tiny valid chunk for each of the
 //    next 16 slots. Honest chunks of the current slot must still be relayed and played.
+//  - Fallback stand-down on a lie (§6): the elected attacker joins a slot's agreeing set (an honest
+//    embedding, a content hash of its own) in a slot where it ranks first, so it is the canonical
+//    member, then publishes one valid 1-byte chunk claiming to be its whole video. The fallbacks must
+//    not stand down on it: the viewer plays a member's video whose BLAKE3 is its certified content hash.
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { NodeKey } from '../../../src/crypto/index.ts'
+import { blake3, NodeKey, rankMembers } from '../../../src/crypto/index.ts'
 import { buildVideoChunks } from '../../../src/p2p/index.ts'
-import { bytesToHex, encodeVideoChunk } from '../../../src/types/index.ts'
+import { bytesToHex, encodeVideoChunk, equalBytes } from '../../../src/types/index.ts'
 import { Attacker } from '../../helpers/attacker.ts'
 import { fetchMetric, fetchStatus, TestNetwork, waitFor } from '../../helpers/network.ts'
 import { ByzantineDirector, otherVideo } from '../network/adversary.ts'
@@ -18,7 +23,7 @@ import { ByzantineDirector, otherVideo } from '../network/adversary.ts'
 const HONEST = [0, 1, 2, 3]
 const ELECTED_ATTACKER = 4
 
-describe('attacks on honest relays', { timeout: 300_000 }, () => {
+describe('attacks on honest relays', { timeout: 480_000 }, () => {
   let net: TestNetwork | null = null
   const attackers: Attacker[] = []
   let byz: ByzantineDirector | null = null
@@ -139,5 +144,78 @@ describe('attacks on honest relays', { timeout: 300_000 }, () => {
       })
     }
     assert.equal(stale, 0, 'no honest relay ignored a chunk as stale')
+  })
+
+  test('a canonical member claiming a 1-byte chunk is its whole video: the fallbacks publish, the viewer plays', async () => {
+    const n = net!
+    const a = await elected(n)
+    const key = await n.directorKey(ELECTED_ATTACKER)
+    const me = bytesToHex(key.publicKeyProto)
+    const spe = BigInt(n.info!.slotsPerEpoch)
+    // The next slots (far enough ahead to propose in) where the attacker ranks first of all five.
+    const from = n.currentSlot + 2n
+    const candidates: bigint[] = []
+    for (let s = from; s < from + 40n && candidates.length < 2; s++) {
+      const set = n.elected.get(s / spe)
+      if (set === undefined) break
+      if (
+        bytesToHex(
+          rankMembers(
+            s,
+            set.map((signer) => ({ signer })),
+          )[0]!.signer,
+        ) === me
+      )
+        candidates.push(s)
+    }
+    assert.ok(candidates.length > 0, `no slot from ${from} where director-${ELECTED_ATTACKER} ranks first`)
+    const tried: string[] = []
+    for (const slot of candidates) {
+      const wait = Number(slot - n.currentSlot + 2n) * n.info!.blocksPerSlot * 500
+      const honest = await a.waitHonestProposal(slot, wait)
+      if (honest === null) {
+        tried.push(`${slot}: no honest proposal`)
+        continue
+      }
+      // An honest embedding (so it agrees) over a content hash no video has.
+      const lie = new Uint8Array(randomBytes(32))
+      await a.publishProposal(a.proposal(honest.epoch, slot, honest.recipe_hash, lie, honest.embedding))
+      const chunk = buildVideoChunks(bytesToHex(lie), slot, new Uint8Array([0x42]), key)[0]!
+      assert.equal(chunk.header.total_chunks, 1)
+      await a.p2p.publish('video', encodeVideoChunk(chunk))
+      const obs = n.observer!
+      const cert = await waitFor(
+        `slot ${slot} certified at the observer`,
+        () => obs.slots.get(slot)?.certificate,
+        {
+          timeoutMs: 30_000,
+          intervalMs: 50,
+          seen: () => n.describe(),
+        },
+      )
+      const members = cert.certificate.members
+      if (bytesToHex(members[0]!.signer) !== me || !equalBytes(members[0]!.content_hash, lie)) {
+        tried.push(`${slot}: the attacker is not the canonical member`)
+        continue
+      }
+      // The lie reached the honest relays (the observer hears only them) …
+      await waitFor(
+        `the 1-byte chunk of slot ${slot} relayed`,
+        () => obs.slots.get(slot)?.chunks.has(`${me}|${bytesToHex(lie)}`),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+          seen: () => obs.describe(),
+        },
+      )
+      // … and within a hard deadline (every fallback's grace plus publication) the viewer plays a
+      // certified member's video whose BLAKE3 is that member's content hash.
+      const complete = await obs.waitForComplete(slot, 30_000)
+      assert.notEqual(bytesToHex(complete.signer), me, 'not the liar')
+      assert.ok(complete.rank > 0, `a fallback's video (rank ${complete.rank})`)
+      assert.ok(equalBytes(blake3(complete.video), members[complete.rank]!.content_hash))
+      return
+    }
+    assert.fail(`no slot where the attack could be made: ${tried.join('; ')}`)
   })
 })
