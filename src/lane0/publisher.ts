@@ -5,7 +5,13 @@
 // reassembles chunks from /nsn/video/1.0.0 only for the slots its director is working on (expect()),
 // one content id per signer, so no other signer can evict or stretch what it waits for.
 import { blake3, type NodeKey } from '../crypto/index.ts'
-import { buildVideoChunks, type Gossip, type PublishVideoReport, type VideoGossip } from '../p2p/index.ts'
+import {
+  buildVideoChunks,
+  type Gossip,
+  P2PError,
+  type PublishVideoReport,
+  type VideoGossip,
+} from '../p2p/index.ts'
 import { abortReason, type Clock, raceAbort, sleep, systemClock } from '../scheduler/index.ts'
 import {
   bytesToHex,
@@ -38,6 +44,8 @@ export type PublishOutcome =
   /** A higher-ranked member's video was reassembled and matched its certified content hash. */
   | { action: 'stood-down'; contentId: string; rank: number }
   | { action: 'not-member' }
+  /** No peer is subscribed to the video topic (a lone director): there is no one to publish to. */
+  | { action: 'no-peers'; role: PublisherRole }
 
 export interface ContentProgress {
   signer: string
@@ -220,6 +228,8 @@ export class ChunkPublisher {
     let failed = 0
     let bytes = 0
     let lastErr: unknown
+    // Every failure was "no peer subscribed": nobody to publish to, not a broken publication.
+    let onlyNoPeers = true
     const aborted = (err?: unknown) =>
       new PublishError(
         'ABORTED',
@@ -237,6 +247,7 @@ export class ChunkPublisher {
         if (signal?.aborted) throw aborted(err)
         report = { total: chunks.length, published: 0, failed: chunks.length, maxAckMs: 0, avgAckMs: 0 }
         lastErr = err
+        onlyNoPeers = false
       }
       const failedIdx = new Set((report.errors ?? []).map((e) => e.index))
       published = report.published
@@ -245,8 +256,10 @@ export class ChunkPublisher {
         if (failedIdx.has(i) || report.published === 0) continue
         bytes += chunk.payload.length
       }
-      if (report.errors?.length)
+      if (report.errors?.length) {
         lastErr = new Error(`chunk errors: ${report.errors.map((e) => e.code).join(', ')}`)
+        if (report.errors.some((e) => e.code !== 'NO_PEERS')) onlyNoPeers = false
+      }
     } else {
       for (const chunk of chunks) {
         if (signal?.aborted) throw aborted()
@@ -260,6 +273,7 @@ export class ChunkPublisher {
           if (signal?.aborted) throw aborted(err)
           failed++
           lastErr = err
+          if (!(err instanceof P2PError && err.code === 'NO_PEERS')) onlyNoPeers = false
         }
       }
     }
@@ -277,8 +291,10 @@ export class ChunkPublisher {
     }
     if (published === 0) {
       throw new PublishError(
-        'PUBLISH_FAILED',
-        `slot ${slot}: none of ${chunks.length} chunks could be published`,
+        onlyNoPeers && chunks.length > 0 ? 'NO_PEERS' : 'PUBLISH_FAILED',
+        onlyNoPeers && chunks.length > 0
+          ? `slot ${slot}: no peer is subscribed to the video topic`
+          : `slot ${slot}: none of ${chunks.length} chunks could be published`,
         { published, total: chunks.length },
         lastErr,
       )
@@ -314,10 +330,7 @@ export class ChunkPublisher {
     }
     if (rank === 0) {
       this.release(args.slot)
-      return {
-        action: 'published',
-        report: await this.publishVideo(args.slot, own.content_hash, args.video, 'canonical', signal),
-      }
+      return this.publishOwn(args.slot, own, args.video, 'canonical', signal)
     }
     this.expect(args.slot)
     const higher = args.members.slice(0, rank)
@@ -342,9 +355,26 @@ export class ChunkPublisher {
       { slot: args.slot, rank },
       'no higher-ranked video verified within the grace: publishing as fallback',
     )
-    return {
-      action: 'published',
-      report: await this.publishVideo(args.slot, own.content_hash, args.video, 'fallback', signal),
+    return this.publishOwn(args.slot, own, args.video, 'fallback', signal)
+  }
+
+  /** Publish our certified video; with no peer on the video topic there is no one to publish to. */
+  private async publishOwn(
+    slot: bigint,
+    own: CertificateMember,
+    video: Uint8Array,
+    role: PublisherRole,
+    signal?: AbortSignal,
+  ): Promise<PublishOutcome> {
+    try {
+      return {
+        action: 'published',
+        report: await this.publishVideo(slot, own.content_hash, video, role, signal),
+      }
+    } catch (err) {
+      if (!(err instanceof PublishError && err.code === 'NO_PEERS')) throw err
+      this.log.warn({ slot, role }, 'no peer is subscribed to the video topic: nothing published')
+      return { action: 'no-peers', role }
     }
   }
 

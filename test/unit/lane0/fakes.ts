@@ -13,13 +13,14 @@ import type {
   SubmitOutcome,
 } from '../../../src/chain/client.ts'
 import { type NodeKey, verifyCertificate } from '../../../src/crypto/index.ts'
-import type {
-  Gossip,
-  GossipHandler,
-  PublishResult,
-  TopicName,
-  TopicValidator,
-  ValidationResult,
+import {
+  type Gossip,
+  type GossipHandler,
+  P2PError,
+  type PublishResult,
+  type TopicName,
+  type TopicValidator,
+  type ValidationResult,
 } from '../../../src/p2p/index.ts'
 import { type Clock, type ManualClock, sleep } from '../../../src/scheduler/index.ts'
 import type {
@@ -103,7 +104,7 @@ export class FakeGossip implements Gossip {
   async publish(topic: TopicName, data: Uint8Array): Promise<PublishResult> {
     if (this.hub.stalled.has(`${this.id}|${topic}`)) return new Promise(() => {})
     const recipients = this.hub.deliver(this.id, topic, data)
-    if (recipients === 0) throw new Error(`publish ${topic}: no peers`)
+    if (recipients === 0) throw new P2PError('NO_PEERS', `publish ${topic}: no peers`)
     return { recipients }
   }
 
