@@ -1,7 +1,9 @@
 // The deterministic BFT decision of docs/protocol.md §5 step 4, pure and allocation-light: cosine
 // similarity on Float32Array, and the largest set in which every pair agrees (cosine ≥ τ), ties
-// broken by the sorted signer keys. Every honest director given the same proposals picks the same set.
-import { compareBytes } from '../crypto/index.ts'
+// broken by the sorted signer keys. Every honest director given the same proposals picks the same set;
+// decideRound() turns that set into ranked certificate members and the canonical hash.
+import { canonicalHash, compareBytes, embeddingHash, rankMembers } from '../crypto/index.ts'
+import { type CertificateMember, equalBytes, type Proposal } from '../types/index.ts'
 
 /** Cosine similarity of two equal-length vectors; 0 when either is all zeros. Hot path: no allocation. */
 export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
@@ -163,4 +165,71 @@ function bronKerbosch(n: number, adj: readonly number[]): number {
   }
   visit(0, all, 0)
   return best >>> 0
+}
+
+/** Mean pairwise cosine of `embeddings` (1 for a single one, as for an agreeing set of one). */
+export function meanPairwiseCosine(embeddings: readonly Float32Array[]): number {
+  let total = 0
+  let pairs = 0
+  for (let i = 0; i < embeddings.length; i++)
+    for (let j = i + 1; j < embeddings.length; j++) {
+      total += cosineSimilarity(embeddings[i]!, embeddings[j]!)
+      pairs++
+    }
+  return pairs === 0 ? 1 : total / pairs
+}
+
+/** What decideRound() reads: the round's identity and the network's rule parameters. */
+export interface DecisionInput {
+  networkId: Uint8Array
+  epoch: bigint
+  slot: bigint
+  /** Our recipe hash: only proposals for the same recipe are candidates. */
+  recipeHash: Uint8Array
+  quorum: number
+  threshold: number
+}
+
+/** §5 step 4's outcome: the members in rank order and the canonical hash, or null below the quorum. */
+export interface RoundDecision {
+  decision: {
+    members: CertificateMember[]
+    canonicalHash: Uint8Array
+    similarity: number
+    matchingRecipe: number
+  } | null
+  /** Size of the largest agreeing set (even below the quorum). */
+  size: number
+  /** Candidates carrying our recipe hash. */
+  matching: number
+}
+
+/**
+ * docs/protocol.md §5 step 4 over the non-equivocating proposals received: the largest agreeing set
+ * among those with our recipe hash, ranked (§5 step 4), and its canonical hash — when it reaches q.
+ */
+export function decideRound(input: DecisionInput, proposals: readonly Proposal[]): RoundDecision {
+  const candidates = proposals.filter((p) => equalBytes(p.recipe_hash, input.recipeHash))
+  const agreement = largestAgreeingSet(candidates, input.threshold)
+  const size = agreement.members.length
+  if (size < input.quorum) return { decision: null, size, matching: candidates.length }
+  const members = rankMembers(
+    input.slot,
+    agreement.members.map((p) => ({
+      signer: p.signer,
+      content_hash: p.content_hash,
+      embedding_hash: embeddingHash(p.embedding),
+    })),
+  )
+  const hash = canonicalHash(input.networkId, input.epoch, input.slot, input.recipeHash, members)
+  return {
+    decision: {
+      members,
+      canonicalHash: hash,
+      similarity: agreement.similarity,
+      matchingRecipe: candidates.length,
+    },
+    size,
+    matching: candidates.length,
+  }
 }

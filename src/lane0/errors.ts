@@ -92,7 +92,8 @@ export class BftError extends Error {
   }
 }
 
-export type PublishErrorCode = 'PUBLISH_FAILED' | 'ABORTED' | 'NOT_MEMBER'
+/** `NO_PEERS`: no peer is subscribed to the video topic (nobody to publish to). */
+export type PublishErrorCode = 'PUBLISH_FAILED' | 'NO_PEERS' | 'ABORTED' | 'NOT_MEMBER'
 
 export class PublishError extends Error {
   override readonly name = 'PublishError'

@@ -29,7 +29,8 @@ export type SlotStageEvent = { epoch: bigint; slot: bigint; atMs: number } & (
       total: number
       bytes: number
     }
-  | { stage: 'publish-skipped'; reason: 'stood-down' | 'not-member' }
+  /** `no-peers`: nobody is subscribed to the video topic (a lone director); the slot goes on. */
+  | { stage: 'publish-skipped'; reason: 'stood-down' | 'not-member' | 'no-peers' }
   | {
       stage: 'submission'
       state: SubmissionState

@@ -70,7 +70,7 @@ export function recordCommitEquivocation(
  * refusal). Rejected only for what every honest node concludes from the bytes and the chain:
  * malformed, not one signer/slot or equal hashes, unelected signer, a bad signature.
  */
-export function onCommitEvidence(host: CommitEvidenceHost, data: Uint8Array): void {
+export function onCommitEvidence(host: CommitEvidenceHost, data: Uint8Array): ChallengeEvidence {
   let ev: ChallengeEvidence
   try {
     ev = decodeChallenge(data)
@@ -97,6 +97,7 @@ export function onCommitEvidence(host: CommitEvidenceHost, data: Uint8Array): vo
     throw err
   }
   recordCommitEquivocation(host, r, ev.value, false)
+  return ev
 }
 
 /** The BFT participant's evidence events, as the reporter listens to them. */

@@ -2,6 +2,7 @@
 // publication, slot pipeline, journal, submitter, metrics).
 export * from './agreement.ts'
 export * from './bft.ts'
+export * from './bft-validate.ts'
 export * from './constants.ts'
 export * from './director.ts'
 export * from './director-state.ts'

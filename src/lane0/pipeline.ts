@@ -1,18 +1,19 @@
-// process_slot: generate → BFT → publish → chain submit for one slot, each stage
-// journalled before the next begins, failures raised as SlotError{slot, stage, cause} around the
-// stage's own typed error, one structured log line per stage with epoch and slot.
+// process_slot: generate → certify (BFT) → deliver (publish) → submit (chain) for one slot. Each stage
+// is a function with a typed result that ends with one record() — journal write, progress event, log
+// line with epoch and slot — before the next begins; a failure is raised as SlotError{slot, stage,
+// cause} around the stage's own typed error, recorded the same way by fail().
 import type { NodeKey } from '../crypto/index.ts'
 import { abortReason, type Clock, raceAbort } from '../scheduler/index.ts'
 import { bytesToHex } from '../types/index.ts'
 import type { BftParticipant, BftResult } from './bft.ts'
-import { SlotError, type SlotErrorCode, type SlotStage, SubmitError, type SubmitErrorCode } from './errors.ts'
+import { SlotError, type SlotErrorCode, type SlotStage, SubmitError } from './errors.ts'
 import type { SlotStageEvent } from './events.ts'
-import { newJournalEntry, type SlotJournal, type SubmissionState } from './journal.ts'
+import { type JournalEntry, newJournalEntry, type SlotJournal, type SubmissionState } from './journal.ts'
 import type { Logger } from './log.ts'
 import type { Lane0Metrics, SlotStageLabel } from './metrics.ts'
 import type { ChunkPublisher, PublishOutcome } from './publisher.ts'
 import type { QueuedRecipe } from './recipes.ts'
-import { type ResultSubmitter, submitterOrder } from './submitter.ts'
+import { type ResultSubmitter, type SubmissionResult, submitterOrder } from './submitter.ts'
 import type { GenerationOutput, VortexClient } from './vortex.ts'
 
 export interface SlotContext {
@@ -70,35 +71,309 @@ class Mutex {
   }
 }
 
-const SUBMIT_CODES: ReadonlySet<string> = new Set<SubmitErrorCode>([
-  'NOT_ELECTED',
-  'BAD_CERTIFICATE',
-  'UNKNOWN_EPOCH',
-  'SLOT_MISMATCH',
-  'MALFORMED',
-])
+/** A slot on its way through the stages: what each stage reads, and the timings they add to. */
+interface SlotRun {
+  ctx: SlotContext
+  signal: AbortSignal | undefined
+  log: Logger
+  timings: SlotOutcome['timings']
+  startedAtMs: number
+}
+
+/** What a stage records once it is done (docs/lane0.md, "Slot pipeline"). */
+interface StageRecord {
+  /** Clock time the stage began: its duration goes to the timings and the stage histogram. */
+  since?: number
+  journal?: JournalChange
+  /** Creates the slot's entry when it has none (the first stage). */
+  create?: () => JournalEntry
+  event?: StageEventBody
+  log?: { fields: Record<string, unknown>; message: string }
+}
+
+type JournalChange = Parameters<SlotJournal['update']>[1]
+
+/** certify(): the certificate, and when our turn to submit it comes. */
+interface Certified {
+  bft: BftResult
+  /** Our position in the submitter order × submitGraceMs. */
+  delayMs: number
+}
+
+/** deliver(): what publication came to, or the error it failed with (raised after the submission). */
+type Delivered = { publish: PublishOutcome; error: null } | { publish: null; error: unknown }
 
 export class SlotPipeline {
   private readonly gpu = new Mutex()
 
   constructor(private readonly c: SlotPipelineComponents) {}
 
-  private emit(ctx: SlotContext, body: StageEventBody): void {
-    this.c.emit({ epoch: ctx.epoch, slot: ctx.slot, atMs: this.c.clock.now(), ...body } as SlotStageEvent)
+  /** Run one slot to the end; throws SlotError (the slot, the stage, the stage's typed error). */
+  async process(ctx: SlotContext, signal?: AbortSignal): Promise<SlotOutcome> {
+    const run: SlotRun = {
+      ctx,
+      signal,
+      log: this.c.logger.child({ epoch: ctx.epoch, slot: ctx.slot }),
+      timings: {},
+      startedAtMs: this.c.clock.now(),
+    }
+    await this.begin(run)
+    // Faster directors may certify and publish while this one still generates: keep their chunks.
+    this.c.publisher.expect(ctx.slot)
+    const output = await this.generate(run)
+    const certified = await this.certify(run, output)
+    const { publish, submission } = await this.deliverAndSubmit(run, output, certified)
+    const total = (this.c.clock.now() - run.startedAtMs) / 1000
+    run.timings.total = total
+    this.c.metrics?.slotStageSeconds.observe({ stage: 'total' }, total)
+    this.emit(ctx, { stage: 'done', durationMs: this.c.clock.now() - run.startedAtMs })
+    return {
+      epoch: ctx.epoch,
+      slot: ctx.slot,
+      recipeHash: ctx.recipe.recipeHash,
+      output,
+      bft: certified.bft,
+      publish,
+      submission: submission.state,
+      timings: run.timings,
+    }
   }
 
-  private observe(stage: SlotStageLabel, t0: number, timings: SlotOutcome['timings']): void {
-    const s = (this.c.clock.now() - t0) / 1000
-    timings[stage] = s
-    this.c.metrics?.slotStageSeconds.observe({ stage }, s)
+  /** The slot's recipe, journalled (a new entry) before any work. */
+  private async begin(run: SlotRun): Promise<void> {
+    const { epoch, slot, recipe } = run.ctx
+    const recipeId = recipe.recipe.recipe_id
+    const recipeHash = bytesToHex(recipe.recipeHash)
+    await this.record(run, 'recipe', {
+      journal: (e) => ({ ...e, recipeId, recipeHash: recipe.recipeHash, updatedAtMs: this.c.clock.now() }),
+      create: () => newJournalEntry(epoch, slot, this.c.clock.now()),
+      event: { stage: 'recipe', recipeId, recipeHash },
+      log: { fields: { recipeId, recipeHash }, message: 'slot started' },
+    })
   }
 
+  /** Generate the slot's video, one slot at a time on this node's GPU. */
+  private async generate(run: SlotRun): Promise<GenerationOutput> {
+    const { ctx, signal } = run
+    let output: GenerationOutput
+    const release = await this.gpu.lock()
+    const since = this.c.clock.now()
+    try {
+      this.emit(ctx, { stage: 'generating' })
+      output = await this.c.vortex.generate(ctx.recipe.recipe, ctx.slot, ctx.recipe.recipeHash, signal)
+    } catch (err) {
+      throw await this.fail(
+        run,
+        this.aborted(signal, err) ? 'ABANDONED' : 'GENERATION_FAILED',
+        'generate',
+        err,
+      )
+    } finally {
+      release()
+    }
+    const contentHash = bytesToHex(output.contentHash)
+    const bytes = output.video.length
+    await this.record(run, 'generate', {
+      since,
+      journal: (e) => ({
+        ...e,
+        stage: 'generated',
+        contentHash: output.contentHash,
+        videoPath: output.videoPath ?? null,
+        mime: output.mime,
+        updatedAtMs: this.c.clock.now(),
+      }),
+      event: { stage: 'generated', contentHash, generationTimeMs: output.generationTimeMs, bytes },
+      log: { fields: { contentHash, ms: output.generationTimeMs, bytes }, message: 'generated' },
+    })
+    return output
+  }
+
+  /** Run the BFT round (docs/protocol.md §5) and journal the certificate with our submission turn. */
+  private async certify(run: SlotRun, output: GenerationOutput): Promise<Certified> {
+    const { ctx, signal } = run
+    const { epoch, slot } = ctx
+    const since = this.c.clock.now()
+    const offProposals = this.c.bft.events.on('proposals', (p) => {
+      if (p.slot === slot) this.emit(ctx, { stage: 'proposals', received: p.received, expected: p.expected })
+    })
+    let bft: BftResult
+    try {
+      // §5 step 5: what we sign is journaled before it is published; after a restart the journaled
+      // messages are re-sent exactly (the entry survives recoverJournal's "abandoned" mark).
+      const recorded = this.c.journal.get(slot)?.signed ?? { proposal: null, commit: null }
+      const record = async (kind: 'proposal' | 'commit', bytes: Uint8Array) => {
+        await this.c.journal.update(slot, (e) => ({
+          ...e,
+          signed: { ...e.signed, [kind]: bytes },
+          updatedAtMs: this.c.clock.now(),
+        }))
+      }
+      bft = await this.c.bft.runConsensus(
+        {
+          epoch,
+          slot,
+          recipeHash: ctx.recipe.recipeHash,
+          contentHash: output.contentHash,
+          embedding: output.clipEmbedding,
+          signed: { recorded, record },
+        },
+        signal,
+      )
+    } catch (err) {
+      throw await this.fail(run, this.aborted(signal, err) ? 'ABANDONED' : 'BFT_FAILED', 'bft', err)
+    } finally {
+      offProposals()
+    }
+    const delayMs = this.submitDelayMs(ctx, bft)
+    const canonicalHash = bytesToHex(bft.canonicalHash)
+    const summary = {
+      canonicalHash,
+      members: bft.members.length,
+      similarity: bft.similarity,
+      rank: bft.localRank,
+      source: bft.source,
+    }
+    // Journalled with the certificate in one write, so a crash right after certification still owes
+    // the chain a call.
+    await this.record(run, 'bft', {
+      since,
+      journal: (e) => ({
+        ...e,
+        stage: 'certified',
+        canonicalHash: bft.canonicalHash,
+        certificate: bft.certificate,
+        localRank: bft.localRank,
+        submission: { ...e.submission, state: 'scheduled', notBeforeMs: this.c.clock.now() + delayMs },
+        updatedAtMs: this.c.clock.now(),
+      }),
+      event: { stage: 'certified', ...summary },
+      log: { fields: summary, message: 'certified' },
+    })
+    return { bft, delayMs }
+  }
+
+  /** Who submits, and when: our turn in the submitter order (docs/lane0.md) × submitGraceMs. */
+  private submitDelayMs(ctx: SlotContext, bft: BftResult): number {
+    const order = submitterOrder(ctx.slot, bft.certificate, ctx.elected)
+    const me = bytesToHex(this.c.key.publicKeyProto)
+    const position = Math.max(
+      0,
+      order.findIndex((k) => bytesToHex(k) === me),
+    )
+    return position * this.c.submitter.submitGraceMs
+  }
+
+  /**
+   * Publish and submit. The canonical member publishes first and then submits; every other holder's
+   * submission turn (k × grace) runs while it waits for its publication turn. A failed publication is
+   * raised only after the submission: the certificate is owed to the chain either way.
+   */
+  private async deliverAndSubmit(
+    run: SlotRun,
+    output: GenerationOutput,
+    certified: Certified,
+  ): Promise<{ publish: PublishOutcome; submission: SubmissionResult }> {
+    const { ctx, signal } = run
+    let submitting = certified.bft.localRank === 0 ? null : this.submit(run, certified)
+    // Awaited below; until then a rejection must not count as unhandled.
+    submitting?.catch(() => {})
+    const delivered = await this.deliver(run, output, certified.bft)
+    if (submitting === null) {
+      // Stopping: leave the submission to the journal (it is `scheduled`; the next start sends it).
+      if (signal?.aborted)
+        throw await this.fail(run, 'ABANDONED', 'publish', delivered.error ?? abortReason(signal))
+      submitting = this.submit(run, certified)
+    }
+    let submission: SubmissionResult
+    try {
+      // The submitter owns the call and its retries (journalled); a stopping director stops waiting.
+      submission = await raceAbort(submitting, signal)
+    } catch (err) {
+      throw await this.fail(run, this.aborted(signal, err) ? 'ABANDONED' : 'SUBMIT_FAILED', 'submit', err)
+    }
+    if (delivered.publish === null) {
+      if (delivered.error instanceof SlotError) throw delivered.error
+      const code = this.aborted(signal, delivered.error) ? 'ABANDONED' : 'PUBLISH_FAILED'
+      throw await this.fail(run, code, 'publish', delivered.error)
+    }
+    if (submission.code !== null) {
+      const detail = submission.detail ?? submission.state
+      const err = new SubmitError(submission.code, `slot ${ctx.slot}: ${detail}`, ctx.slot)
+      throw await this.fail(run, 'SUBMIT_FAILED', 'submit', err)
+    }
+    return { publish: delivered.publish, submission }
+  }
+
+  /** Publish the certified video in our rank's turn (docs/protocol.md §6), or stand down. */
+  private async deliver(run: SlotRun, output: GenerationOutput, bft: BftResult): Promise<Delivered> {
+    const { ctx, signal } = run
+    const since = this.c.clock.now()
+    try {
+      if (bft.localRank >= 0)
+        this.emit(ctx, {
+          stage: 'publishing',
+          role: bft.localRank === 0 ? 'canonical' : 'fallback-candidate',
+        })
+      const publish = await this.c.publisher.publishCertified(
+        { slot: ctx.slot, members: bft.members, video: output.video, contentHash: output.contentHash },
+        signal,
+      )
+      await this.record(run, 'publish', { since, ...publishRecord(publish, this.c.clock.now()) })
+      return { publish, error: null }
+    } catch (err) {
+      return { publish: null, error: err }
+    }
+  }
+
+  /** Hand the certificate to the submitter, which journals, waits for our turn, calls and retries. */
+  private async submit(run: SlotRun, certified: Certified): Promise<SubmissionResult> {
+    const { epoch, slot } = run.ctx
+    const { bft, delayMs } = certified
+    const since = this.c.clock.now()
+    const result = await this.c.submitter.submit({
+      epoch,
+      slot,
+      certificate: bft.certificate,
+      canonicalHash: bft.canonicalHash,
+      delayMs,
+    })
+    await this.record(run, 'submit', {
+      since,
+      log: { fields: { state: result.state, delayMs }, message: 'submission' },
+    })
+    return result
+  }
+
+  /**
+   * Record a finished stage: its duration, the journal change (a failed write fails the slot with
+   * JOURNAL_FAILED at this stage), its progress event, its log line.
+   */
+  private async record(run: SlotRun, stage: SlotStage, r: StageRecord): Promise<void> {
+    if (r.since !== undefined) {
+      const s = (this.c.clock.now() - r.since) / 1000
+      run.timings[stage] = s
+      this.c.metrics?.slotStageSeconds.observe({ stage }, s)
+    }
+    if (r.journal !== undefined) {
+      try {
+        await this.c.journal.update(run.ctx.slot, r.journal, r.create)
+      } catch (err) {
+        throw await this.fail(run, 'JOURNAL_FAILED', stage, err)
+      }
+    }
+    if (r.event !== undefined) this.emit(run.ctx, r.event)
+    if (r.log !== undefined) run.log.info({ stage, ...r.log.fields }, r.log.message)
+  }
+
+  /** Record a failed slot (journal, `failed` event, log line) and return its SlotError to throw. */
   private async fail(
-    ctx: SlotContext,
+    run: SlotRun,
     code: SlotErrorCode,
     stage: SlotStage,
     cause: unknown,
   ): Promise<SlotError> {
+    const { ctx } = run
     const err = new SlotError(code, ctx.slot, stage, cause)
     try {
       await this.c.journal.update(ctx.slot, (e) => ({
@@ -124,274 +399,47 @@ export class SlotPipeline {
     return err
   }
 
+  private emit(ctx: SlotContext, body: StageEventBody): void {
+    this.c.emit({ epoch: ctx.epoch, slot: ctx.slot, atMs: this.c.clock.now(), ...body } as SlotStageEvent)
+  }
+
   private aborted(signal: AbortSignal | undefined, err: unknown): boolean {
     return signal?.aborted === true || (err as { code?: string })?.code === 'ABORTED'
   }
+}
 
-  /** Run one slot to the end; throws SlotError (the slot, the stage, the stage's typed error). */
-  async process(ctx: SlotContext, signal?: AbortSignal): Promise<SlotOutcome> {
-    const { epoch, slot, recipe } = ctx
-    const log = this.c.logger.child({ epoch, slot })
-    const timings: SlotOutcome['timings'] = {}
-    const tStart = this.c.clock.now()
-    const recipeHashHex = bytesToHex(recipe.recipeHash)
-    try {
-      await this.c.journal.update(
-        slot,
-        (e) => ({
-          ...e,
-          recipeId: recipe.recipe.recipe_id,
-          recipeHash: recipe.recipeHash,
-          updatedAtMs: this.c.clock.now(),
-        }),
-        () => newJournalEntry(epoch, slot, this.c.clock.now()),
-      )
-    } catch (err) {
-      throw new SlotError('JOURNAL_FAILED', slot, 'recipe', err)
-    }
-    this.emit(ctx, { stage: 'recipe', recipeId: recipe.recipe.recipe_id, recipeHash: recipeHashHex })
-    log.info(
-      { stage: 'recipe', recipeId: recipe.recipe.recipe_id, recipeHash: recipeHashHex },
-      'slot started',
-    )
-
-    // Faster directors may certify and publish while this one still generates: keep their chunks.
-    this.c.publisher.expect(slot)
-
-    // 1. Generate (one at a time on this node's GPU).
-    let output: GenerationOutput
-    const release = await this.gpu.lock()
-    let t0 = this.c.clock.now()
-    try {
-      this.emit(ctx, { stage: 'generating' })
-      output = await this.c.vortex.generate(recipe.recipe, slot, recipe.recipeHash, signal)
-    } catch (err) {
-      const code = this.aborted(signal, err) ? 'ABANDONED' : 'GENERATION_FAILED'
-      throw await this.fail(ctx, code, 'generate', err)
-    } finally {
-      release()
-    }
-    this.observe('generate', t0, timings)
-    const contentHex = bytesToHex(output.contentHash)
-    await this.journalOrFail(ctx, 'generate', (e) => ({
-      ...e,
-      stage: 'generated',
-      contentHash: output.contentHash,
-      videoPath: output.videoPath ?? null,
-      mime: output.mime,
-      updatedAtMs: this.c.clock.now(),
-    }))
-    this.emit(ctx, {
-      stage: 'generated',
-      contentHash: contentHex,
-      generationTimeMs: output.generationTimeMs,
-      bytes: output.video.length,
-    })
-    log.info(
-      { stage: 'generate', contentHash: contentHex, ms: output.generationTimeMs, bytes: output.video.length },
-      'generated',
-    )
-
-    // 2. BFT.
-    t0 = this.c.clock.now()
-    const offProposals = this.c.bft.events.on('proposals', (p) => {
-      if (p.slot === slot) this.emit(ctx, { stage: 'proposals', received: p.received, expected: p.expected })
-    })
-    let bft: BftResult
-    try {
-      // §5 step 5: what we sign is journaled before it is published; after a restart the journaled
-      // messages are re-sent exactly (the entry survives recoverJournal's "abandoned" mark).
-      const recorded = this.c.journal.get(slot)?.signed ?? { proposal: null, commit: null }
-      bft = await this.c.bft.runConsensus(
-        {
-          epoch,
-          slot,
-          recipeHash: recipe.recipeHash,
-          contentHash: output.contentHash,
-          embedding: output.clipEmbedding,
-          signed: {
-            recorded,
-            record: async (kind, bytes) => {
-              await this.c.journal.update(slot, (e) => ({
-                ...e,
-                signed: { ...e.signed, [kind]: bytes },
-                updatedAtMs: this.c.clock.now(),
-              }))
-            },
-          },
-        },
-        signal,
-      )
-    } catch (err) {
-      const code = this.aborted(signal, err) ? 'ABANDONED' : 'BFT_FAILED'
-      throw await this.fail(ctx, code, 'bft', err)
-    } finally {
-      offProposals()
-    }
-    this.observe('bft', t0, timings)
-    const canonicalHex = bytesToHex(bft.canonicalHash)
-    // Who submits, and when: our turn in the submitter order (docs/lane0.md). Journalled with the
-    // certificate in one write, so a crash right after certification still owes the chain a call.
-    const order = submitterOrder(slot, bft.certificate, ctx.elected)
-    const me = bytesToHex(this.c.key.publicKeyProto)
-    const position = Math.max(
-      0,
-      order.findIndex((k) => bytesToHex(k) === me),
-    )
-    const delayMs = position * this.c.submitter.submitGraceMs
-    await this.journalOrFail(ctx, 'bft', (e) => ({
-      ...e,
-      stage: 'certified',
-      canonicalHash: bft.canonicalHash,
-      certificate: bft.certificate,
-      localRank: bft.localRank,
-      submission: { ...e.submission, state: 'scheduled', notBeforeMs: this.c.clock.now() + delayMs },
-      updatedAtMs: this.c.clock.now(),
-    }))
-    this.emit(ctx, {
-      stage: 'certified',
-      canonicalHash: canonicalHex,
-      members: bft.members.length,
-      similarity: bft.similarity,
-      rank: bft.localRank,
-      source: bft.source,
-    })
-    log.info(
-      {
-        stage: 'bft',
-        canonicalHash: canonicalHex,
-        members: bft.members.length,
-        similarity: bft.similarity,
-        rank: bft.localRank,
-        source: bft.source,
-      },
-      'certified',
-    )
-
-    // 3 + 4. Publish and submit. The canonical member publishes first and then submits; every other
-    // holder's submission turn (k × grace) runs while it waits for its publication turn.
-    const submitArgs = {
-      epoch,
-      slot,
-      certificate: bft.certificate,
-      canonicalHash: bft.canonicalHash,
-      delayMs,
-    }
-    t0 = this.c.clock.now()
-    let publishErr: unknown = null
-    let submission: SubmissionState = 'none'
-    const submitNow = () => this.submit(ctx, submitArgs, timings)
-    let submitPromise: Promise<SubmissionState> | null = null
-    if (bft.localRank !== 0) submitPromise = submitNow()
-    let publish: PublishOutcome = { action: 'not-member' }
-    try {
-      if (bft.localRank >= 0)
-        this.emit(ctx, {
-          stage: 'publishing',
-          role: bft.localRank === 0 ? 'canonical' : 'fallback-candidate',
-        })
-      publish = await this.c.publisher.publishCertified(
-        { slot, members: bft.members, video: output.video, contentHash: output.contentHash },
-        signal,
-      )
-      if (publish.action === 'published') {
-        const r = publish.report
-        this.emit(ctx, {
-          stage: 'chunks-published',
-          role: r.role,
-          published: r.published,
-          total: r.total,
-          bytes: r.bytes,
-        })
-        log.info(
-          { stage: 'publish', role: r.role, chunks: r.published, total: r.total, failed: r.failed },
-          'published',
-        )
-      } else {
-        this.emit(ctx, { stage: 'publish-skipped', reason: publish.action })
-        log.info({ stage: 'publish', action: publish.action }, 'not publishing')
-      }
-      this.observe('publish', t0, timings)
-      await this.journalOrFail(ctx, 'publish', (e) => ({
+/** The journal change, event and log line of a decided publication. */
+function publishRecord(publish: PublishOutcome, nowMs: number): StageRecord {
+  if (publish.action === 'published') {
+    const r = publish.report
+    return {
+      journal: (e) => ({
         ...e,
         stage: e.stage === 'certified' ? 'published' : e.stage,
-        publish:
-          publish.action === 'published'
-            ? {
-                action: publish.report.role,
-                published: publish.report.published,
-                total: publish.report.total,
-              }
-            : { action: publish.action, published: 0, total: 0 },
-        updatedAtMs: this.c.clock.now(),
-      }))
-    } catch (err) {
-      publishErr = err
+        publish: { action: r.role, published: r.published, total: r.total },
+        updatedAtMs: nowMs,
+      }),
+      event: {
+        stage: 'chunks-published',
+        role: r.role,
+        published: r.published,
+        total: r.total,
+        bytes: r.bytes,
+      },
+      log: {
+        fields: { role: r.role, chunks: r.published, total: r.total, failed: r.failed },
+        message: 'published',
+      },
     }
-    if (submitPromise === null) {
-      // Stopping: leave the submission to the journal (it is `scheduled`; the next start sends it).
-      if (signal?.aborted)
-        throw await this.fail(ctx, 'ABANDONED', 'publish', publishErr ?? abortReason(signal))
-      submitPromise = submitNow()
-    }
-    try {
-      // The submitter owns the call and its retries (journalled); a stopping director stops waiting.
-      submission = await raceAbort(submitPromise, signal)
-    } catch (err) {
-      throw await this.fail(ctx, this.aborted(signal, err) ? 'ABANDONED' : 'SUBMIT_FAILED', 'submit', err)
-    }
-    if (publishErr !== null) {
-      const code = this.aborted(signal, publishErr) ? 'ABANDONED' : 'PUBLISH_FAILED'
-      throw await this.fail(ctx, code, 'publish', publishErr)
-    }
-    if (submission === 'rejected' || submission === 'conflict') {
-      const e = this.c.journal.get(slot)
-      const detail = e?.submission.detail ?? submission
-      const prefix = detail.split(':')[0] ?? ''
-      const code: SubmitErrorCode =
-        submission === 'conflict'
-          ? 'CONFLICT'
-          : SUBMIT_CODES.has(prefix)
-            ? (prefix as SubmitErrorCode)
-            : 'REJECTED'
-      throw await this.fail(
-        ctx,
-        'SUBMIT_FAILED',
-        'submit',
-        new SubmitError(code, `slot ${slot}: ${detail}`, slot),
-      )
-    }
-    const total = (this.c.clock.now() - tStart) / 1000
-    timings.total = total
-    this.c.metrics?.slotStageSeconds.observe({ stage: 'total' }, total)
-    this.emit(ctx, { stage: 'done', durationMs: this.c.clock.now() - tStart })
-    return { epoch, slot, recipeHash: recipe.recipeHash, output, bft, publish, submission, timings }
   }
-
-  private async submit(
-    ctx: SlotContext,
-    args: Parameters<ResultSubmitter['submit']>[0],
-    timings: SlotOutcome['timings'],
-  ): Promise<SubmissionState> {
-    const t0 = this.c.clock.now()
-    const state = await this.c.submitter.submit(args)
-    this.observe('submit', t0, timings)
-    this.c.logger.info(
-      { epoch: ctx.epoch, slot: ctx.slot, stage: 'submit', state, delayMs: args.delayMs },
-      'submission',
-    )
-    return state
-  }
-
-  private async journalOrFail(
-    ctx: SlotContext,
-    stage: SlotStage,
-    change: Parameters<SlotJournal['update']>[1],
-  ): Promise<void> {
-    try {
-      await this.c.journal.update(ctx.slot, change)
-    } catch (err) {
-      throw await this.fail(ctx, 'JOURNAL_FAILED', stage, err)
-    }
+  return {
+    journal: (e) => ({
+      ...e,
+      stage: e.stage === 'certified' ? 'published' : e.stage,
+      publish: { action: publish.action, published: 0, total: 0 },
+      updatedAtMs: nowMs,
+    }),
+    event: { stage: 'publish-skipped', reason: publish.action },
+    log: { fields: { action: publish.action }, message: 'not publishing' },
   }
 }

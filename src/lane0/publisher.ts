@@ -5,7 +5,13 @@
 // reassembles chunks from /nsn/video/1.0.0 only for the slots its director is working on (expect()),
 // one content id per signer, so no other signer can evict or stretch what it waits for.
 import { blake3, type NodeKey } from '../crypto/index.ts'
-import { buildVideoChunks, type Gossip, type PublishVideoReport, type VideoGossip } from '../p2p/index.ts'
+import {
+  buildVideoChunks,
+  type Gossip,
+  P2PError,
+  type PublishVideoReport,
+  type VideoGossip,
+} from '../p2p/index.ts'
 import { abortReason, type Clock, raceAbort, sleep, systemClock } from '../scheduler/index.ts'
 import {
   bytesToHex,
@@ -38,6 +44,8 @@ export type PublishOutcome =
   /** A higher-ranked member's video was reassembled and matched its certified content hash. */
   | { action: 'stood-down'; contentId: string; rank: number }
   | { action: 'not-member' }
+  /** No peer is subscribed to the video topic (a lone director): there is no one to publish to. */
+  | { action: 'no-peers'; role: PublisherRole }
 
 export interface ContentProgress {
   signer: string
@@ -65,6 +73,16 @@ export interface ChunkPublisherInit {
   maxVideoBytes?: number
   /** Slots reassembled at once (expect()); the oldest is dropped beyond it. @default LANE0_DEFAULTS.maxInflightSlots + 1 */
   trackedSlots?: number
+}
+
+/** What publishing one video's chunks came to. */
+interface ChunkTally {
+  published: number
+  failed: number
+  bytes: number
+  lastErr: unknown
+  /** Every failure so far was "no peer subscribed". */
+  onlyNoPeers: boolean
 }
 
 /** One signer's video in one slot, as reassembled here. */
@@ -216,53 +234,19 @@ export class ChunkPublisher {
       chunkSize: this.chunkSize,
       timestampMs: BigInt(this.clock.now()),
     })
-    let published = 0
-    let failed = 0
-    let bytes = 0
-    let lastErr: unknown
+    const tally: ChunkTally = { published: 0, failed: 0, bytes: 0, lastErr: undefined, onlyNoPeers: true }
     const aborted = (err?: unknown) =>
       new PublishError(
         'ABORTED',
-        `slot ${slot}: publication aborted after ${published} of ${chunks.length} chunks`,
-        { published, total: chunks.length },
+        `slot ${slot}: publication aborted after ${tally.published} of ${chunks.length} chunks`,
+        { published: tally.published, total: chunks.length },
         err ?? (signal === undefined ? undefined : abortReason(signal)),
       )
     const vg = this.gossip as Partial<VideoGossip>
-    if (typeof vg.publishVideo === 'function') {
-      // The p2p layer's own video path (ordered, with per-chunk acknowledgement timings).
-      let report: PublishVideoReport
-      try {
-        report = await raceAbort(vg.publishVideo.call(this.gossip, chunks), signal)
-      } catch (err) {
-        if (signal?.aborted) throw aborted(err)
-        report = { total: chunks.length, published: 0, failed: chunks.length, maxAckMs: 0, avgAckMs: 0 }
-        lastErr = err
-      }
-      const failedIdx = new Set((report.errors ?? []).map((e) => e.index))
-      published = report.published
-      failed = report.failed
-      for (const [i, chunk] of chunks.entries()) {
-        if (failedIdx.has(i) || report.published === 0) continue
-        bytes += chunk.payload.length
-      }
-      if (report.errors?.length)
-        lastErr = new Error(`chunk errors: ${report.errors.map((e) => e.code).join(', ')}`)
-    } else {
-      for (const chunk of chunks) {
-        if (signal?.aborted) throw aborted()
-        try {
-          // Sequential on purpose: gossipsub queues per peer, and yamux aborts a stream whose unread
-          // data passes 4 MiB (yamux read-buffer cap) — bursts of parallel 1 MiB messages risk that.
-          await raceAbort(this.gossip.publish('video', encodeVideoChunk(chunk)), signal)
-          published++
-          bytes += chunk.payload.length
-        } catch (err) {
-          if (signal?.aborted) throw aborted(err)
-          failed++
-          lastErr = err
-        }
-      }
-    }
+    if (typeof vg.publishVideo === 'function')
+      await this.sendViaVideoGossip(vg as VideoGossip, chunks, tally, aborted, signal)
+    else await this.sendOneByOne(chunks, tally, aborted, signal)
+    const { published, failed, bytes } = tally
     this.metrics?.chunksPublished.inc({ role }, published)
     this.metrics?.publishBytes.inc({ role }, bytes)
     const report: PublishReport = {
@@ -276,16 +260,74 @@ export class ChunkPublisher {
       durationMs: this.clock.now() - t0,
     }
     if (published === 0) {
+      // Every failure was "no peer subscribed": nobody to publish to, not a broken publication.
+      const noPeers = tally.onlyNoPeers && chunks.length > 0
       throw new PublishError(
-        'PUBLISH_FAILED',
-        `slot ${slot}: none of ${chunks.length} chunks could be published`,
+        noPeers ? 'NO_PEERS' : 'PUBLISH_FAILED',
+        noPeers
+          ? `slot ${slot}: no peer is subscribed to the video topic`
+          : `slot ${slot}: none of ${chunks.length} chunks could be published`,
         { published, total: chunks.length },
-        lastErr,
+        tally.lastErr,
       )
     }
     if (failed > 0)
       this.log.warn({ slot, role, failed, total: chunks.length }, 'some chunks failed to publish')
     return report
+  }
+
+  /** The p2p layer's own video path (ordered, with per-chunk acknowledgement timings). */
+  private async sendViaVideoGossip(
+    vg: VideoGossip,
+    chunks: readonly VideoChunk[],
+    tally: ChunkTally,
+    aborted: (err?: unknown) => PublishError,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    let report: PublishVideoReport
+    try {
+      report = await raceAbort(vg.publishVideo.call(this.gossip, chunks), signal)
+    } catch (err) {
+      if (signal?.aborted) throw aborted(err)
+      report = { total: chunks.length, published: 0, failed: chunks.length, maxAckMs: 0, avgAckMs: 0 }
+      tally.lastErr = err
+      tally.onlyNoPeers = false
+    }
+    const failedIdx = new Set((report.errors ?? []).map((e) => e.index))
+    tally.published = report.published
+    tally.failed = report.failed
+    for (const [i, chunk] of chunks.entries()) {
+      if (failedIdx.has(i) || report.published === 0) continue
+      tally.bytes += chunk.payload.length
+    }
+    if (report.errors?.length) {
+      tally.lastErr = new Error(`chunk errors: ${report.errors.map((e) => e.code).join(', ')}`)
+      if (report.errors.some((e) => e.code !== 'NO_PEERS')) tally.onlyNoPeers = false
+    }
+  }
+
+  /** One `publish` per chunk, in order. */
+  private async sendOneByOne(
+    chunks: readonly VideoChunk[],
+    tally: ChunkTally,
+    aborted: (err?: unknown) => PublishError,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    for (const chunk of chunks) {
+      if (signal?.aborted) throw aborted()
+      try {
+        // Sequential on purpose: gossipsub queues per peer, and yamux aborts a stream whose unread
+        // data passes 4 MiB (yamux read-buffer cap) — bursts of parallel 1 MiB messages risk that.
+        await raceAbort(this.gossip.publish('video', encodeVideoChunk(chunk)), signal)
+        tally.published++
+        tally.bytes += chunk.payload.length
+      } catch (err) {
+        if (signal?.aborted) throw aborted(err)
+        tally.failed++
+        tally.lastErr = err
+        if (!(err instanceof P2PError && err.code === 'NO_PEERS')) tally.onlyNoPeers = false
+      }
+    }
   }
 
   /**
@@ -314,10 +356,7 @@ export class ChunkPublisher {
     }
     if (rank === 0) {
       this.release(args.slot)
-      return {
-        action: 'published',
-        report: await this.publishVideo(args.slot, own.content_hash, args.video, 'canonical', signal),
-      }
+      return this.publishOwn(args.slot, own, args.video, 'canonical', signal)
     }
     this.expect(args.slot)
     const higher = args.members.slice(0, rank)
@@ -342,9 +381,26 @@ export class ChunkPublisher {
       { slot: args.slot, rank },
       'no higher-ranked video verified within the grace: publishing as fallback',
     )
-    return {
-      action: 'published',
-      report: await this.publishVideo(args.slot, own.content_hash, args.video, 'fallback', signal),
+    return this.publishOwn(args.slot, own, args.video, 'fallback', signal)
+  }
+
+  /** Publish our certified video; with no peer on the video topic there is no one to publish to. */
+  private async publishOwn(
+    slot: bigint,
+    own: CertificateMember,
+    video: Uint8Array,
+    role: PublisherRole,
+    signal?: AbortSignal,
+  ): Promise<PublishOutcome> {
+    try {
+      return {
+        action: 'published',
+        report: await this.publishVideo(slot, own.content_hash, video, role, signal),
+      }
+    } catch (err) {
+      if (!(err instanceof PublishError && err.code === 'NO_PEERS')) throw err
+      this.log.warn({ slot, role }, 'no peer is subscribed to the video topic: nothing published')
+      return { action: 'no-peers', role }
     }
   }
 

@@ -9,6 +9,7 @@ import { compareBytes, type NodeKey, rankKey } from '../crypto/index.ts'
 import { type Clock, systemClock, TypedEmitter } from '../scheduler/index.ts'
 import { bytesToHex, type Certificate, equalBytes } from '../types/index.ts'
 import { LANE0_DEFAULTS } from './constants.ts'
+import type { SubmitErrorCode } from './errors.ts'
 import {
   type JournalEntry,
   newJournalEntry,
@@ -25,6 +26,16 @@ export interface SubmissionEvent {
   state: SubmissionState
   attempts: number
   block: bigint | null
+  detail: string | null
+}
+
+/**
+ * What a submission came to: its state; the code when the chain refused it for good (`CONFLICT`: it
+ * holds a different result for the slot); the chain's detail. `code` is null unless refused.
+ */
+export interface SubmissionResult {
+  state: SubmissionState
+  code: SubmitErrorCode | null
   detail: string | null
 }
 
@@ -82,7 +93,7 @@ export class ResultSubmitter {
   private readonly retryBaseMs: number
   private readonly retryMaxMs: number
   private readonly timers = new Map<bigint, unknown>()
-  private readonly running = new Map<bigint, Promise<SubmissionState>>()
+  private readonly running = new Map<bigint, Promise<SubmissionResult>>()
   private stopped = false
 
   constructor(components: ResultSubmitterComponents, init: ResultSubmitterInit = {}) {
@@ -127,7 +138,7 @@ export class ResultSubmitter {
 
   /**
    * Take charge of submitting a certified slot: journal it as scheduled, then attempt after
-   * `delayMs` (0: now, and the returned promise resolves with the first attempt's state).
+   * `delayMs` (0: now, and the returned promise resolves with the first attempt's result).
    */
   async submit(args: {
     epoch: bigint
@@ -135,7 +146,7 @@ export class ResultSubmitter {
     certificate: Certificate
     canonicalHash: Uint8Array
     delayMs: number
-  }): Promise<SubmissionState> {
+  }): Promise<SubmissionResult> {
     const notBeforeMs = this.clock.now() + args.delayMs
     const entry = await this.journal.update(
       args.slot,
@@ -152,11 +163,11 @@ export class ResultSubmitter {
       },
       () => newJournalEntry(args.epoch, args.slot, this.clock.now()),
     )
-    if (entry.submission.state !== 'scheduled') return entry.submission.state
+    if (entry.submission.state !== 'scheduled') return settledResult(entry)
     this.emit(entry)
     if (args.delayMs <= 0) return this.run(args.slot, false)
     this.schedule(args.slot, args.delayMs)
-    return 'scheduled'
+    return { state: 'scheduled', code: null, detail: null }
   }
 
   /** Chain events that settle submissions without a call: someone's result recorded, finality. */
@@ -211,13 +222,13 @@ export class ResultSubmitter {
   }
 
   /** One attempt at a time per slot. */
-  private run(slot: bigint, precheck: boolean): Promise<SubmissionState> {
+  private run(slot: bigint, precheck: boolean): Promise<SubmissionResult> {
     const existing = this.running.get(slot)
     if (existing !== undefined) return existing
     const p = this.attempt(slot, precheck)
-      .catch((err) => {
+      .catch((err): SubmissionResult => {
         this.log.error({ err, slot }, 'submission attempt failed')
-        return 'retrying' as SubmissionState
+        return { state: 'retrying', code: null, detail: null }
       })
       .finally(() => this.running.delete(slot))
     this.running.set(slot, p)
@@ -240,7 +251,8 @@ export class ResultSubmitter {
     state: SubmissionState,
     block: bigint | null,
     detail: string | null,
-  ): Promise<SubmissionState> {
+    code: SubmitErrorCode | null = state === 'conflict' ? 'CONFLICT' : null,
+  ): Promise<SubmissionResult> {
     const e = await this.journal.update(slot, (x) => ({
       ...x,
       stage: x.stage === 'failed' || x.stage === 'abandoned' ? x.stage : 'submitted',
@@ -253,7 +265,7 @@ export class ResultSubmitter {
     if (state === 'conflict') log.error({ detail }, 'chain holds a different result for this slot')
     else log.info({ state, block: block?.toString() ?? null, detail }, 'submission settled')
     this.emit(e)
-    return state
+    return { state, code, detail }
   }
 
   /** Ask the chain whether it already holds the slot's result; null when it does not (or cannot say). */
@@ -275,7 +287,7 @@ export class ResultSubmitter {
     return Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.max(0, attempts - 1))
   }
 
-  private async retryLater(e: JournalEntry, reason: string): Promise<SubmissionState> {
+  private async retryLater(e: JournalEntry, reason: string): Promise<SubmissionResult> {
     const delay = this.backoff(e.submission.attempts)
     const updated = await this.journal.update(e.slot, (x) => ({
       ...x,
@@ -289,13 +301,14 @@ export class ResultSubmitter {
     }))
     this.emit(updated)
     this.schedule(e.slot, delay)
-    return 'retrying'
+    return { state: 'retrying', code: null, detail: reason }
   }
 
-  private async attempt(slot: bigint, precheck: boolean): Promise<SubmissionState> {
+  private async attempt(slot: bigint, precheck: boolean): Promise<SubmissionResult> {
     const e = this.journal.get(slot)
-    if (e === undefined || e.certificate === null || this.stopped) return e?.submission.state ?? 'none'
-    if (TERMINAL_SUBMISSION_STATES.has(e.submission.state)) return e.submission.state
+    if (e === undefined) return { state: 'none', code: null, detail: null }
+    if (e.certificate === null || this.stopped || TERMINAL_SUBMISSION_STATES.has(e.submission.state))
+      return settledResult(e)
     // A delayed submitter, a retry, or a resumed "maybe sent" call: ask before sending (again).
     if (precheck || e.submission.state === 'inflight' || e.submission.state === 'retrying') {
       const r = await this.recorded(e)
@@ -345,6 +358,22 @@ export class ResultSubmitter {
         r.ours ? null : 'different canonical hash',
       )
     }
-    return this.settle(slot, 'rejected', null, `${outcome.code}: ${outcome.reason}`.slice(0, 300))
+    return this.settle(
+      slot,
+      'rejected',
+      null,
+      `${outcome.code}: ${outcome.reason}`.slice(0, 300),
+      outcome.code,
+    )
   }
+}
+
+/**
+ * The result of a submission settled earlier (read back from the journal, which keeps the state and
+ * the detail, not the chain's code): a refusal is then the generic `REJECTED`.
+ */
+function settledResult(e: JournalEntry): SubmissionResult {
+  const { state, detail } = e.submission
+  const code = state === 'conflict' ? 'CONFLICT' : state === 'rejected' ? 'REJECTED' : null
+  return { state, code, detail }
 }

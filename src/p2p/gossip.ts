@@ -2,6 +2,7 @@
 // implementation lives in this folder; unit tests elsewhere substitute an in-process fake.
 import type { VideoChunk } from '../types/index.ts'
 import type { TopicName } from './topics.ts'
+import type { GossipValidatorFn } from './validators.ts'
 
 /** Outcome of an application validator (docs/protocol.md §2): reject lowers the sender's score. */
 export type ValidationResult = 'accept' | 'reject' | 'ignore'
@@ -34,9 +35,10 @@ export interface Gossip {
   subscribe(topic: TopicName, handler: GossipHandler): () => void
   /**
    * Install the application validator of `topic` (replacing the default one). Lane 0 installs the
-   * BFT validator this way, since p2p does not know BFT rules.
+   * BFT validator this way, since p2p does not know BFT rules. A validator either answers with a
+   * bare result or returns the decoded value and throws GossipValidationError to refuse.
    */
-  setValidator(topic: TopicName, validator: TopicValidator): void
+  setValidator(topic: TopicName, validator: TopicValidator | GossipValidatorFn<unknown>): void
 }
 
 /** Outcome of publishing one video's chunks (with timings). */

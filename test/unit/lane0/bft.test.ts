@@ -3,6 +3,8 @@
 // early messages; ties) and the validators' accept / reject / ignore answers.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { pino } from 'pino'
+import { Registry } from 'prom-client'
 import {
   embeddingHash,
   type NodeKey,
@@ -21,6 +23,13 @@ import {
   cosineSimilarity,
   largestAgreeingSet,
 } from '../../../src/lane0/index.ts'
+import {
+  createP2PMetrics,
+  GossipValidation,
+  TOPIC_NAMES,
+  TOPIC_SPECS,
+  type TopicName,
+} from '../../../src/p2p/index.ts'
 import { ManualClock, SlotClock } from '../../../src/scheduler/index.ts'
 import {
   bytesToHex,
@@ -364,6 +373,53 @@ describe('BftParticipant decisions', () => {
     ).map(ok)
     assert.equal(rs[0]!.members.length, 4)
     assert.ok(!rs[0]!.signers.some((s) => bytesToHex(s) === bytesToHex(outsider.publicKeyProto)))
+  })
+
+  it("src/p2p's adapter maps the BFT validator's coded errors and counts them under their code", async () => {
+    const { nodes, elected, outsider } = await setup(1)
+    const prom = new Registry()
+    const unused = () => {
+      throw new Error('not used')
+    }
+    const adapter = new GossipValidation(
+      {
+        maxBytes: Object.fromEntries(TOPIC_NAMES.map((t) => [t, TOPIC_SPECS[t].maxBytes])) as Record<
+          TopicName,
+          number
+        >,
+        rateLimiter: null,
+        scoreOf: () => 0,
+        metrics: createP2PMetrics(prom),
+        log: pino({ level: 'silent' }),
+      },
+      {
+        recipes: unused,
+        video: unused,
+        bft: unused,
+        attestations: unused,
+        challenges: unused,
+        tasks: unused,
+      },
+    )
+    adapter.set('bft', (data) => nodes[0]!.bft.validateBft(data))
+    const count = async (labels: Record<string, string>) => {
+      const { values } = await prom.getSingleMetric('nsn_p2p_validations_total')!.get()
+      return values
+        .filter((x) =>
+          Object.entries(labels).every(([k, v]) => (x.labels as Record<string, string>)[k] === v),
+        )
+        .reduce((a, x) => a + x.value, 0)
+    }
+    const forged = bftBytes(proposal(outsider, 6, nearEmbedding(BASE, 60, 0.05)))
+    assert.equal(await adapter.validate('bft', forged, 'peerA'), 'reject')
+    assert.equal(await count({ topic: 'bft', result: 'reject', code: 'UNELECTED_SIGNER' }), 1)
+    const stale = bftBytes(proposal(elected[1]!, 1, BASE, 3n))
+    assert.equal(await adapter.validate('bft', stale, 'peerA'), 'ignore')
+    assert.equal(await count({ topic: 'bft', result: 'ignore', code: 'STALE_SLOT' }), 1)
+    const honest = bftBytes(proposal(elected[1]!, 1, BASE))
+    assert.equal(await adapter.validate('bft', honest, 'peerA'), 'accept')
+    assert.equal((adapter.decoded(honest) as { kind: string }).kind, 'Proposal')
+    assert.equal((await count({ code: 'APP_REJECT' })) + (await count({ code: 'APP_IGNORE' })), 0)
   })
 
   it('replays: an earlier slot counts only there (or is stale); a re-labelled one fails its signature', async () => {

@@ -3,7 +3,9 @@
 // timeout, sidecar error, BFT failure) and a director elected for two consecutive epochs.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { Registry } from 'prom-client'
 import { blake3 } from '../../../src/crypto/index.ts'
+import { createLane0Metrics } from '../../../src/lane0/index.ts'
 import { RelayVideoPolicy } from '../../../src/p2p/index.ts'
 import { bytesToHex, decodeVideoChunk } from '../../../src/types/index.ts'
 import { driveUntil, until } from './fakes.ts'
@@ -262,6 +264,52 @@ describe('director lifecycle (5 directors, fakes at the seams)', () => {
           assert.ok(net.stageOf(x, s, 'done'), `slot ${s} done on d${x.index}`)
       }
       assert.equal(net.chain.results.size, 5)
+    } finally {
+      await net.cleanup()
+    }
+  })
+
+  it('a lone director with quorum 1 and no peer on the video topic: certified and final, counted as done', async () => {
+    const metrics = createLane0Metrics(new Registry())
+    const net = await makeNetwork({
+      n: 1,
+      electedCount: 1,
+      chain: { quorum: 1 },
+      viewer: false,
+      config: { quorum: 1 },
+      observe: () => ({ metrics }),
+    })
+    try {
+      const [lone] = net.nodes
+      net.chain.onDeck(1n, net.elected, 6n)
+      await until(() => lone!.director.state.kind === 'OnDeck', 'On-Deck')
+      await net.publishRecipe(4n)
+      await until(() => lone!.director.recipes.peek(4n) !== undefined, 'recipe queued')
+      net.chain.startEpoch(1n, 8n)
+      await until(() => done(net, 4n), 'slot 4 ended')
+      const failed = net.stageOf(lone!, 4n, 'failed')
+      assert.equal(
+        failed,
+        undefined,
+        `slot 4 failed: ${failed?.stage === 'failed' ? `${failed.code}/${failed.causeCode}: ${failed.reason}` : ''}`,
+      )
+      assert.ok(net.stageOf(lone!, 4n, 'done'), 'slot 4 done')
+      const skipped = net.stageOf(lone!, 4n, 'publish-skipped')
+      assert.ok(
+        skipped?.stage === 'publish-skipped' && skipped.reason === 'no-peers',
+        'publication had no peer',
+      )
+      await until(
+        () => lone!.director.journal.get(4n)?.submission.state === 'accepted',
+        'submission accepted',
+      )
+      net.chain.finalize(4n)
+      await until(() => net.stageOf(lone!, 4n, 'finalized') !== undefined, 'finalized')
+      const slots = await metrics.slots.get()
+      const byResult = Object.fromEntries(slots.values.map((v) => [v.labels.result, v.value]))
+      assert.equal(byResult.success, 1, `slots by result: ${JSON.stringify(byResult)}`)
+      assert.equal(byResult.failed ?? 0, 0, `slots by result: ${JSON.stringify(byResult)}`)
+      assert.deepEqual(lone!.errors, [])
     } finally {
       await net.cleanup()
     }

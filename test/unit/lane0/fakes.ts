@@ -13,13 +13,16 @@ import type {
   SubmitOutcome,
 } from '../../../src/chain/client.ts'
 import { type NodeKey, verifyCertificate } from '../../../src/crypto/index.ts'
-import type {
-  Gossip,
-  GossipHandler,
-  PublishResult,
-  TopicName,
-  TopicValidator,
-  ValidationResult,
+import {
+  type Gossip,
+  type GossipHandler,
+  GossipValidationError,
+  type GossipValidatorFn,
+  P2PError,
+  type PublishResult,
+  type TopicName,
+  type TopicValidator,
+  type ValidationResult,
 } from '../../../src/p2p/index.ts'
 import { type Clock, type ManualClock, sleep } from '../../../src/scheduler/index.ts'
 import type {
@@ -88,7 +91,7 @@ export class FakeGossipHub {
 
 export class FakeGossip implements Gossip {
   private readonly handlers = new Map<TopicName, Set<GossipHandler>>()
-  private readonly validators = new Map<TopicName, TopicValidator>()
+  private readonly validators = new Map<TopicName, TopicValidator | GossipValidatorFn<unknown>>()
   readonly results: { topic: TopicName; result: ValidationResult }[] = []
 
   constructor(
@@ -103,7 +106,7 @@ export class FakeGossip implements Gossip {
   async publish(topic: TopicName, data: Uint8Array): Promise<PublishResult> {
     if (this.hub.stalled.has(`${this.id}|${topic}`)) return new Promise(() => {})
     const recipients = this.hub.deliver(this.id, topic, data)
-    if (recipients === 0) throw new Error(`publish ${topic}: no peers`)
+    if (recipients === 0) throw new P2PError('NO_PEERS', `publish ${topic}: no peers`)
     return { recipients }
   }
 
@@ -117,21 +120,37 @@ export class FakeGossip implements Gossip {
     return () => set.delete(handler)
   }
 
-  setValidator(topic: TopicName, validator: TopicValidator): void {
+  setValidator(topic: TopicName, validator: TopicValidator | GossipValidatorFn<unknown>): void {
     this.validators.set(topic, validator)
   }
 
+  /** The installed validator as a bare-result one (as src/p2p's adapter maps it). */
   validator(topic: TopicName): TopicValidator | undefined {
-    return this.validators.get(topic)
+    const v = this.validators.get(topic)
+    return v === undefined ? undefined : (data, from) => runValidator(v, data, from)
   }
 
   /** Receive as from a peer: validator first, then handlers on accept. Returns the validation result. */
   async receive(topic: TopicName, data: Uint8Array, from = 'peer'): Promise<ValidationResult> {
     const v = this.validators.get(topic)
-    const result = v === undefined ? 'accept' : await v(data, from)
+    const result = v === undefined ? 'accept' : await runValidator(v, data, from)
     this.results.push({ topic, result })
     if (result === 'accept') for (const h of [...(this.handlers.get(topic) ?? [])]) h({ topic, data, from })
     return result
+  }
+}
+
+/** src/p2p's adapter in short: a bare result as it is, a GossipValidationError as its action, any other throw ignored. */
+async function runValidator(
+  v: TopicValidator | GossipValidatorFn<unknown>,
+  data: Uint8Array,
+  from: string,
+): Promise<ValidationResult> {
+  try {
+    const out = await v(data, from)
+    return out === 'reject' || out === 'ignore' ? out : 'accept'
+  } catch (err) {
+    return err instanceof GossipValidationError ? err.action : 'ignore'
   }
 }
 

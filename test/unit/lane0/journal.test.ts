@@ -165,7 +165,7 @@ describe('ResultSubmitter', () => {
       const sub = s.make()
       const states: string[] = []
       sub.events.on('submission', (e: SubmissionEvent) => states.push(e.state))
-      assert.equal(await sub.submit(s.args()), 'accepted')
+      assert.equal((await sub.submit(s.args())).state, 'accepted')
       assert.deepEqual(states, ['scheduled', 'inflight', 'accepted'])
       assert.equal(s.chain.submissions.length, 1)
       assert.equal(s.journal.get(5n)?.submission.state, 'accepted')
@@ -180,7 +180,7 @@ describe('ResultSubmitter', () => {
     try {
       s.chain.script.push('unknown', 'throw')
       const sub = s.make()
-      assert.equal(await sub.submit(s.args()), 'retrying')
+      assert.equal((await sub.submit(s.args())).state, 'retrying')
       await s.clock.tick(1000)
       const retryTimer = () => s.journal.get(5n)?.submission.attempts === 2 && s.clock.pending() === 1
       await until(retryTimer, 'second attempt failed and its retry is scheduled')
@@ -201,7 +201,7 @@ describe('ResultSubmitter', () => {
     try {
       s.chain.script.push('unknown-after-record')
       const sub = s.make()
-      assert.equal(await sub.submit(s.args()), 'retrying')
+      assert.equal((await sub.submit(s.args())).state, 'retrying')
       await s.clock.tick(1000)
       await until(() => s.journal.get(5n)?.submission.state === 'observed', 'observed')
       assert.equal(s.chain.submissions.length, 1, 'never sent twice')
@@ -213,10 +213,10 @@ describe('ResultSubmitter', () => {
   it('ALREADY_SUBMITTED with our canonical hash counts as done; a different hash is a conflict', async () => {
     const s = await submitterSetup()
     try {
-      assert.equal(await s.make(s.keys[1]!).submit(s.args()), 'accepted')
+      assert.equal((await s.make(s.keys[1]!).submit(s.args())).state, 'accepted')
       const j2 = new SlotJournal(join(s.dir.path, 'b'), { fsync: false })
       await j2.open()
-      assert.equal(await s.make(s.keys[2]!, s.chain, j2).submit(s.args()), 'observed')
+      assert.equal((await s.make(s.keys[2]!, s.chain, j2).submit(s.args())).state, 'observed')
       const other = buildCertificate({
         epoch: 1n,
         slot: 5n,
@@ -227,11 +227,13 @@ describe('ResultSubmitter', () => {
       await j3.open()
       const sub3 = s.make(s.keys[3]!, s.chain, j3)
       assert.equal(
-        await sub3.submit({
-          ...s.args(),
-          certificate: other.certificate,
-          canonicalHash: other.canonicalHash,
-        }),
+        (
+          await sub3.submit({
+            ...s.args(),
+            certificate: other.certificate,
+            canonicalHash: other.canonicalHash,
+          })
+        ).state,
         'conflict',
       )
       assert.equal(s.chain.submissions.filter((x) => x.outcome === 'accepted').length, 1)
@@ -245,7 +247,7 @@ describe('ResultSubmitter', () => {
     try {
       const outsiderChain = new FakeChain()
       outsiderChain.elected.set(1n, protoKeys(s.keys.slice(1)))
-      assert.equal(await s.make(s.keys[0]!, outsiderChain).submit(s.args()), 'rejected')
+      assert.equal((await s.make(s.keys[0]!, outsiderChain).submit(s.args())).state, 'rejected')
       assert.match(s.journal.get(5n)?.submission.detail ?? '', /^NOT_ELECTED/)
     } finally {
       await s.dir.cleanup()
@@ -256,10 +258,10 @@ describe('ResultSubmitter', () => {
     const s = await submitterSetup()
     try {
       const sub = s.make(s.keys[1]!)
-      assert.equal(await sub.submit(s.args(6000)), 'scheduled')
+      assert.equal((await sub.submit(s.args(6000))).state, 'scheduled')
       const jx = new SlotJournal(join(s.dir.path, 'x'), { fsync: false })
       await jx.open()
-      assert.equal(await s.make(s.keys[0]!, s.chain, jx).submit(s.args()), 'accepted')
+      assert.equal((await s.make(s.keys[0]!, s.chain, jx).submit(s.args())).state, 'accepted')
       // The event path (BftResultSubmitted) settles it; the timer path would have asked the chain.
       const r = (await s.chain.slotResult(5n))!
       sub.onChainEvent({

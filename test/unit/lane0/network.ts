@@ -1,5 +1,7 @@
 // A whole Lane 0 network in one process for director tests: n DirectorServices over one fake gossip
 // hub, one fake chain, one manual clock, fake sidecars, and a viewer that assembles certified slots.
+
+import type { ChainInfo } from '../../../src/chain/index.ts'
 import { signRecipe } from '../../../src/crypto/index.ts'
 import {
   DirectorService,
@@ -50,12 +52,18 @@ export async function makeNetwork(
     start?: boolean
     /** Metrics and logger of director i (default none / silent). */
     observe?: (i: number) => { metrics?: Lane0Metrics; logger?: Logger }
+    /** Chain parameters (e.g. `{ quorum: 1 }`). */
+    chain?: Partial<ChainInfo>
+    /** Directors elected by `net.elected` (the first keys). @default 5 */
+    electedCount?: number
+    /** Join the viewer (a subscriber of bft and video). @default true */
+    viewer?: boolean
   } = {},
 ) {
   const n = opts.n ?? 5
   const keys = await testKeys(7)
   const hub = new FakeGossipHub()
-  const chain = new FakeChain()
+  const chain = new FakeChain(opts.chain)
   const clock = new ManualClock()
   const video = fakeVideo(opts.videoBytes ?? 2500)
   const dirs = await Promise.all(keys.slice(0, n).map(() => tempDir('lane0-director-')))
@@ -94,15 +102,18 @@ export async function makeNetwork(
   // The viewer: takes certificates from the bft topic and chunks from the video topic.
   const viewerGossip = hub.join('viewer')
   const viewer = new CertifiedSlots({ slotsPerEpoch: 1 })
-  viewerGossip.subscribe('bft', (m) => {
-    const s = decodeBftSignal(m.data)
-    if (s.kind === 'Certificate') viewer.addCertificate(s.value)
-  })
-  viewerGossip.subscribe('video', (m) => viewer.addChunk(decodeVideoChunk(m.data)))
+  if (opts.viewer === false) hub.leave('viewer')
+  else {
+    viewerGossip.subscribe('bft', (m) => {
+      const s = decodeBftSignal(m.data)
+      if (s.kind === 'Certificate') viewer.addCertificate(s.value)
+    })
+    viewerGossip.subscribe('video', (m) => viewer.addChunk(decodeVideoChunk(m.data)))
+  }
 
   const author = hub.join('author')
   author.subscribe('recipes', () => {})
-  const elected = protoKeys(keys.slice(0, 5))
+  const elected = protoKeys(keys.slice(0, opts.electedCount ?? 5))
 
   const net = {
     keys,

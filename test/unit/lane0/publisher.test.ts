@@ -175,14 +175,37 @@ describe('ChunkPublisher', () => {
     assert.deepEqual(await outsider.publishCertified({ slot: SLOT, members, video: fakeVideo(10) }), {
       action: 'not-member',
     })
+    // No peer subscribed to the video topic: NO_PEERS, and for the certified slot nobody to publish to.
     const alone = new FakeGossipHub()
     const lonely = new ChunkPublisher({ gossip: alone.join('solo'), key: keys[0]!, clock })
     const err = await expectRejectedWithCode(
       lonely.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical'),
       PublishError,
-      'PUBLISH_FAILED',
+      'NO_PEERS',
     )
     assert.equal(err.details.total, 1)
+    const video = fakeVideo(10)
+    const soloMember = [{ ...members[0]!, signer: keys[0]!.publicKeyProto, content_hash: blake3(video) }]
+    assert.deepEqual(await lonely.publishCertified({ slot: SLOT, members: soloMember, video }), {
+      action: 'no-peers',
+      role: 'canonical',
+    })
+    // Any other failure of every chunk is PUBLISH_FAILED.
+    const broken = alone.join('broken')
+    broken.publish = async () => {
+      throw new Error('stream reset')
+    }
+    const failing = new ChunkPublisher({ gossip: broken, key: keys[0]!, clock })
+    await expectRejectedWithCode(
+      failing.publishVideo(SLOT, new Uint8Array(32), fakeVideo(10), 'canonical'),
+      PublishError,
+      'PUBLISH_FAILED',
+    )
+    await expectRejectedWithCode(
+      failing.publishCertified({ slot: SLOT, members: soloMember, video }),
+      PublishError,
+      'PUBLISH_FAILED',
+    )
     const ctrl = new AbortController()
     ctrl.abort()
     await expectRejectedWithCode(
