@@ -131,10 +131,12 @@ test('recipes the director refuses are logged with their code, at most one line 
   assert.equal((await runNsn(['keygen', '--out', stranger])).code, 0)
   const slot = BigInt((await fetchStatus(shared.http!)).chain.slot ?? '0')
   // `--wait` says when no director produced the slot (exit 3); it waits for that slot to pass, so it
-  // runs alongside the rest.
+  // runs alongside the rest, with a key of its own (two publishers with one PeerId collide).
+  const stranger2 = join(dir, 'stranger2.key')
+  assert.equal((await runNsn(['keygen', '--out', stranger2])).code, 0)
   const waited = runNsn(
     // biome-ignore format: one command line
-    ['recipe', 'submit', '--key', stranger, '--chain-url', shared.chainUrl!, '--bootstrap', shared.boot!, '--slot', String(slot + 2n), '--prompt', 'not queued', '--wait'],
+    ['recipe', 'submit', '--key', stranger2, '--chain-url', shared.chainUrl!, '--bootstrap', shared.boot!, '--slot', String(slot + 2n), '--prompt', 'not queued', '--wait'],
     { timeoutMs: 180_000 },
   )
 
