@@ -125,7 +125,7 @@ export class Devnet {
   private pollTimer: NodeJS.Timeout | null = null
   /** Slots whose recipe is sent or being sent (pruned as slots pass). */
   private readonly published = new Set<bigint>()
-  /** PeerIds of the directors started at start-up, once every one of them is running. */
+  /** PeerIds of the directors started at start-up, once every one of them (and the viewer) runs. */
   private runningDirectors: string[] | null = null
   /** Blocks seen since every director was running (bounds the wait for their subscriptions). */
   private blocksSinceRunning = 0
@@ -296,7 +296,6 @@ export class Devnet {
     const failed = results.find((r) => r.status === 'rejected')
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
     for (const i of started) this.directorProcs.push(this.byIndex.get(i)!)
-    this.runningDirectors = started.map((i) => keys[i]!.peerId.toString())
     const boot = started.map((i) => this.directorAddrs.get(i)!)
     this.note('starting the viewer node')
     this.viewerProc = await startNsn<NodeReady>(
@@ -315,6 +314,8 @@ export class Devnet {
         slots: new Map(),
       }))
     this.note(`viewer ${this.view.viewerUrl}`)
+    // Only now: generation starts with the first recipe, and would slow the viewer's start.
+    this.runningDirectors = started.map((i) => keys[i]!.peerId.toString())
     this.pollTimer = setInterval(() => void this.poll(), 500)
   }
 

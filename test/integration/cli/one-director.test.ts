@@ -20,7 +20,7 @@ import { runNsn } from './_nsn.ts'
 const dir = await mkdtemp(join(tmpdir(), 'nsn-one-director-'))
 const procs: NsnProcess<{ event: string }>[] = []
 /** What the first test leaves running for the second. */
-const shared: { boot?: string; http?: string; author?: string; log?: string } = {}
+const shared: { boot?: string; http?: string; author?: string; log?: string; chainUrl?: string } = {}
 let flooder: P2PNode | null = null
 after(async () => {
   await flooder?.stop()
@@ -71,7 +71,13 @@ test('one director on its own dev chain: register, run, submit a recipe, get a r
     { logFile: join(dir, 'viewer.log') },
   )
   procs.push(viewer)
-  Object.assign(shared, { boot, http: node.ready.http, author, log: join(dir, 'director.log') })
+  Object.assign(shared, {
+    boot,
+    http: node.ready.http,
+    author,
+    log: join(dir, 'director.log'),
+    chainUrl: url,
+  })
   // A key registered now is elected at the next On-Deck election: a recipe for a slot of the
   // epoch before it has no director. Submit once the director is OnDeck or Active (README step).
   await waitFor(
@@ -124,6 +130,15 @@ test('recipes the director refuses are logged with their code, at most one line 
   const stranger = join(dir, 'stranger.key')
   assert.equal((await runNsn(['keygen', '--out', stranger])).code, 0)
   const slot = BigInt((await fetchStatus(shared.http!)).chain.slot ?? '0')
+  // `--wait` says when no director produced the slot (exit 3); it waits for that slot to pass, so it
+  // runs alongside the rest, with a key of its own (two publishers with one PeerId collide).
+  const stranger2 = join(dir, 'stranger2.key')
+  assert.equal((await runNsn(['keygen', '--out', stranger2])).code, 0)
+  const waited = runNsn(
+    // biome-ignore format: one command line
+    ['recipe', 'submit', '--key', stranger2, '--chain-url', shared.chainUrl!, '--bootstrap', shared.boot!, '--slot', String(slot + 2n), '--prompt', 'not queued', '--wait'],
+    { timeoutMs: 180_000 },
+  )
 
   // An author the director does not authorise, for the next slot.
   const u = await runNsn([
@@ -210,4 +225,13 @@ test('recipes the director refuses are logged with their code, at most one line 
   assert.match(second[1]!.msg, /\[\d+ more UNAUTHORISED_AUTHOR since the last line\]$/)
   const ignored = (await fetchStatus(shared.http!)).p2p.validation.recipes?.ignore ?? 0
   assert.ok(ignored >= FLOOD, `the director counted the flood as ignored: ${ignored}`)
+  const w = await waited
+  assert.equal(w.code, 3, w.stderr + w.stdout)
+  assert.equal(JSON.parse(w.stdout.trim().split('\n')[0]!).event, 'published')
+  assert.match(
+    w.stderr.trim().split('\n').at(-1)!,
+    new RegExp(
+      `^nsn: no director produced slot ${slot + 2n}: it was not queued \\(refused: see the directors' logs`,
+    ),
+  )
 })
