@@ -181,12 +181,13 @@ export class ResultSubmitter {
       // Only settle when no call of ours is in flight: its own answer will say accepted or already-submitted.
       if (this.running.has(ev.slot)) return
       this.cancel(ev.slot)
-      void this.settle(
+      // A journal that cannot be written (a full disk) must not end the process: logged, retried later.
+      this.settle(
         e.slot,
         ours ? 'observed' : 'conflict',
         ev.block,
         ours ? null : 'different canonical hash',
-      )
+      ).catch((err) => this.log.error({ err, slot: ev.slot }, 'journal write failed'))
     } else if (ev.type === 'BftResultFinalized') {
       if (!ours || e.finalized) return
       void this.journal
