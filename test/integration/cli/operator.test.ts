@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { DevChainClient } from '../../../src/chain/index.ts'
 import { initBlake3, NodeKey } from '../../../src/crypto/index.ts'
 import { type DevChainReady, type NodeReady, type NsnProcess, startNsn } from '../../../src/node/processes.ts'
 import { waitFor } from '../../helpers/network.ts'
@@ -281,6 +282,51 @@ describe('a node against a dev chain', () => {
       own.first,
       `nsn recipe submit: --key is the node key of ${addr}: a node cannot dial itself, so the recipe would reach no peer; sign with a separate author key (nsn keygen --out author.key) listed in lane0.recipeAuthors, or publish through another node`,
     )
+  })
+
+  test("recipe submit warns when its key is not an elected director of the slot's epoch", async () => {
+    const v1 = procs.find((p) => p.name === 'v1')!
+    const addr = v1.ready.listen.find((a) => !a.includes('/ws'))!
+    const author = join(dir, 'author-warn.key')
+    assert.equal((await runNsn(['keygen', '--out', author])).code, 0)
+    const key = await NodeKey.load(author)
+    const client = new DevChainClient({ url: chain.ready.url })
+    try {
+      // The last slot of the next epoch, once the chain has elected it: 12 s or more ahead, so the
+      // command's start-up does not outrun it.
+      const { slot, epoch } = await waitFor(
+        'the next epoch elected',
+        async () => {
+          const info = await client.info()
+          const per = BigInt(info.slotsPerEpoch)
+          const next = info.bestBlock / BigInt(info.blocksPerSlot) / per + 1n
+          const elected = await client.electedDirectors(next)
+          return elected.length > 0 ? { slot: next * per + per - 1n, epoch: next } : null
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      )
+      const r = await runNsn([
+        'recipe',
+        'submit',
+        '--key',
+        author,
+        '--slot',
+        String(slot),
+        '--chain-url',
+        chain.ready.url,
+        '--bootstrap',
+        addr,
+      ])
+      assert.ok(
+        r.stderr.includes(
+          `nsn recipe submit: warning: ${key.peerId} is not an elected director of epoch ${epoch}; directors accept it only if their lane0.recipeAuthors lists ${key.publicKeyHex}`,
+        ),
+        r.stderr,
+      )
+      assert.ok(noStack(r), r.stderr)
+    } finally {
+      await client.close()
+    }
   })
 
   test('a busy p2p port names p2p.listen, without libp2p advice about options nsn does not have', async () => {
