@@ -22,8 +22,11 @@ export interface PlayoutView {
   timeline: readonly TimelineEntry[]
 }
 
-/** Seconds left before the media runs out at which the page holds instead of letting it stall. */
-export const HOLD_AHEAD_S = 0.5
+/**
+ * Seconds left before the media runs out at which the page holds instead of letting it stall (a
+ * whole second: the page's 100 ms check can run much later than that on a busy machine).
+ */
+export const HOLD_AHEAD_S = 1
 
 export type PlayoutDecision =
   | { action: 'play'; reason: string }
