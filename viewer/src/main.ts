@@ -486,10 +486,22 @@ function playVerified(v: SlotView, contentHash: Uint8Array, bytes: Uint8Array): 
  * A certified slot whose chunks did not arrive (a page opened late, a lost chunk): the node's
  * archive has the video; it plays only if its BLAKE3 is a certified member's content_hash.
  */
-async function fromArchive(v: SlotView): Promise<void> {
+async function fromArchive(v: SlotView, attempt = 1): Promise<void> {
   if (v.played !== null || v.certificate === null || v.slot < state.lastPlayedSlot) return
   let bytes: Uint8Array
   try {
+    // Asked through the listing first: a slot the node has not archived yet is no 404 (which the
+    // browser reports as a console error); it is asked again once, a fallback period later.
+    const l = await fetch(`/api/slots?limit=1&before=${v.slot + 1n}`)
+    const listed = l.ok ? ((await l.json()) as { slots: { slot: string }[] }).slots[0]?.slot : undefined
+    if (listed !== v.slot.toString()) {
+      if (attempt < 2) setTimeout(() => void fromArchive(v, attempt + 1), ARCHIVE_FALLBACK_MS)
+      else {
+        note(v, 'chunks missing and not in the node’s archive: skipped')
+        render(v)
+      }
+      return
+    }
     const r = await fetch(`/api/slots/${v.slot}/video`)
     if (!r.ok) {
       note(v, `chunks missing and not in the node’s archive (${r.status}): skipped`)

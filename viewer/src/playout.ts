@@ -22,8 +22,11 @@ export interface PlayoutView {
   timeline: readonly TimelineEntry[]
 }
 
-/** Seconds left before the media runs out at which the page holds instead of letting it stall. */
-export const HOLD_AHEAD_S = 0.5
+/**
+ * Seconds left before the media runs out at which the page holds instead of letting it stall (a
+ * whole second: the page's 100 ms check can run much later than that on a busy machine).
+ */
+export const HOLD_AHEAD_S = 1
 
 export type PlayoutDecision =
   | { action: 'play'; reason: string }
@@ -51,7 +54,9 @@ export function decide(v: PlayoutView): PlayoutDecision {
   if (!v.playing) {
     if (ahead.length >= 2) return { action: 'play', reason: 'one slot buffered ahead' }
     const only = ahead[0]
-    if (only !== undefined && v.nowMs - only.appendedAtMs >= (only.end - only.start) * 1000)
+    // Only a slot not yet begun: after a hold near its end, its last second is no reserve.
+    const unplayed = only !== undefined && only.start >= v.currentTime - 1e-3
+    if (unplayed && v.nowMs - only.appendedAtMs >= (only.end - only.start) * 1000)
       return { action: 'play', reason: 'waited one slot for the next' }
     return { action: 'none' }
   }

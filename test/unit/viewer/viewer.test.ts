@@ -132,6 +132,8 @@ describe('playout: one slot behind live', () => {
     // After a hold (a slot failed), the next slot alone does not restart at once: the reserve comes back first.
     const after = [...tl, slot(13, 30_000)]
     assert.deepEqual(decide(view({ nowMs: 31_000, currentTime: 24, timeline: after })), { action: 'none' })
+    // Held near the end of the last slot: its remaining second does not restart playback, however long ago it came.
+    assert.deepEqual(decide(view({ nowMs: 90_000, currentTime: 23.5, timeline: tl })), { action: 'none' })
   })
 
   test('the live edge: the slot on screen, slots and seconds behind the newest certified one', () => {
