@@ -117,7 +117,7 @@ describe('lab: discovery and NAT', {
   })
 
   it('partition and heal: two directors cut off, the rest keep delivering; after the heal both rejoin, nobody graylisted', {
-    // Seen in 1 of 3 runs: the video published during the cut never reached the uncut nodes
+    // Seen in 2 of 4 runs: the video published during the cut never reached the uncut nodes
     // (a publisher striping over peers whose dead TCP links are not closed yet), and once a
     // NAT'd director lacked after the heal a link it held before; kept as todo until fixed.
     todo: 'flaky: striping onto cut-off peers loses the video until their links time out',
