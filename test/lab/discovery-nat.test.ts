@@ -115,4 +115,63 @@ describe('lab: discovery and NAT', {
       60_000,
     )
   })
+
+  it('partition and heal: two directors cut off, the rest keep delivering; after the heal both rejoin, nobody graylisted', {
+    // Seen in 2 of 4 runs: the video published during the cut never reached the uncut nodes
+    // (a publisher striping over peers whose dead TCP links are not closed yet), and once a
+    // NAT'd director lacked after the heal a link it held before; kept as todo until fixed.
+    todo: 'flaky: striping onto cut-off peers loses the video until their links time out',
+  }, async () => {
+    const cut: Name[] = ['pub2', 'nat2']
+    const others = DIRECTORS.filter((d) => !cut.includes(d))
+    const complete = (n: Name, contentId: string) =>
+      nodes.get(n)!.videos.some((v) => v.contentId === contentId && v.complete)
+    // The director links each cut director held before the cut (a NAT'd one links only to the
+    // public directors it reached; two NAT'd directors never link, docs/testing.md).
+    const before = new Map<Name, Set<Name>>()
+    for (const c of cut) {
+      const s = await nodes.get(c)!.status()
+      const direct = new Set(s.connections.filter((x) => x.kind !== 'relayed').map((x) => x.peer))
+      before.set(c, new Set(others.filter((o) => direct.has(ids.get(o)!))))
+    }
+    for (const c of cut) lab.setUplink(c, false)
+    try {
+      const during = await nodes.get('pub1')!.ask({ cmd: 'publish', mib: 2, slot: 2 }, 'published', 60_000)
+      await until(async () => {
+        const lacking = [...others, 'viewer' as Name].filter(
+          (n) => n !== 'pub1' && !complete(n, during.contentId),
+        )
+        return lacking.length === 0 ? null : `not complete at ${lacking.join('/')}`
+      }, 60_000)
+      assert.ok(
+        cut.every((c) => !complete(c, during.contentId)),
+        'a cut-off director got nothing while cut off (the cut is real)',
+      )
+    } finally {
+      for (const c of cut) lab.setUplink(c, true)
+    }
+    const after = await nodes.get('pub1')!.ask({ cmd: 'publish', mib: 2, slot: 3 }, 'published', 60_000)
+    await until(async () => {
+      const missing: string[] = []
+      for (const c of cut) {
+        if (!complete(c, after.contentId)) missing.push(`${c} lacks the video published after the heal`)
+        const s = await nodes.get(c)!.status()
+        const direct = new Set(s.connections.filter((x) => x.kind !== 'relayed').map((x) => x.peer))
+        const lacking = [...before.get(c)!].filter((o) => !direct.has(ids.get(o)!))
+        if (lacking.length > 0) missing.push(`${c} has no direct link to ${lacking.join('/')}`)
+      }
+      return missing.length === 0 ? null : missing.join('; ')
+    }, 90_000)
+    const honest = new Set(ids.values())
+    for (const n of [...DIRECTORS, 'viewer' as Name]) {
+      const s = await nodes.get(n)!.status()
+      assert.deepEqual(
+        s.graylisted.filter((p) => honest.has(p)),
+        [],
+        `${n} graylists no honest peer`,
+      )
+      const negative = Object.entries(s.scores).filter(([p, v]) => honest.has(p) && v < 0)
+      assert.deepEqual(negative, [], `${n}: no honest peer scored below zero`)
+    }
+  })
 })
