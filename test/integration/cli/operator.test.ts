@@ -284,51 +284,6 @@ describe('a node against a dev chain', () => {
     )
   })
 
-  test("recipe submit warns when its key is not an elected director of the slot's epoch", async () => {
-    const v1 = procs.find((p) => p.name === 'v1')!
-    const addr = v1.ready.listen.find((a) => !a.includes('/ws'))!
-    const author = join(dir, 'author-warn.key')
-    assert.equal((await runNsn(['keygen', '--out', author])).code, 0)
-    const key = await NodeKey.load(author)
-    const client = new DevChainClient({ url: chain.ready.url })
-    try {
-      // The last slot of the next epoch, once the chain has elected it: 12 s or more ahead, so the
-      // command's start-up does not outrun it.
-      const { slot, epoch } = await waitFor(
-        'the next epoch elected',
-        async () => {
-          const info = await client.info()
-          const per = BigInt(info.slotsPerEpoch)
-          const next = info.bestBlock / BigInt(info.blocksPerSlot) / per + 1n
-          const elected = await client.electedDirectors(next)
-          return elected.length > 0 ? { slot: next * per + per - 1n, epoch: next } : null
-        },
-        { timeoutMs: 30_000, intervalMs: 200 },
-      )
-      const r = await runNsn([
-        'recipe',
-        'submit',
-        '--key',
-        author,
-        '--slot',
-        String(slot),
-        '--chain-url',
-        chain.ready.url,
-        '--bootstrap',
-        addr,
-      ])
-      assert.ok(
-        r.stderr.includes(
-          `nsn recipe submit: warning: ${key.peerId} is not an elected director of epoch ${epoch}; directors accept it only if their lane0.recipeAuthors lists ${key.publicKeyHex}`,
-        ),
-        r.stderr,
-      )
-      assert.ok(noStack(r), r.stderr)
-    } finally {
-      await client.close()
-    }
-  })
-
   test('a busy p2p port names p2p.listen, without libp2p advice about options nsn does not have', async () => {
     const { port, server } = await holdPort()
     const keyFile = join(dir, 'busy-p2p.key')
@@ -360,7 +315,7 @@ describe('a node against a dev chain', () => {
     }
   })
 
-  test('/health: an unregistered director is unhealthy until `nsn register`; the chain down makes any node unhealthy', async () => {
+  test('/health: an unregistered director is unhealthy until `nsn register`', async () => {
     const keyFile = d1Key
     const d1 = await node('d1', [
       '--data-dir',
@@ -408,7 +363,7 @@ describe('a node against a dev chain', () => {
       { timeoutMs: 30_000, seen: () => seen.join('; ') },
     )
     // A viewer bootstrapped to it gives both a peer: the director is then healthy.
-    const v2 = await node('v2', [
+    await node('v2', [
       '--role',
       'viewer',
       '--data-dir',
@@ -449,7 +404,56 @@ describe('a node against a dev chain', () => {
     assert.match(doc.stdout, /^ok {3}registration: registered as director/m)
     assert.match(doc.stdout, /^ok {3}clock: within 2000 ms of the chain's block timestamps/m)
     assert.match(doc.stdout, /^all checks passed$/m)
+  })
 
+  test("recipe submit warns when its key is not an elected director of the slot's epoch", async () => {
+    const v1 = procs.find((p) => p.name === 'v1')!
+    const addr = v1.ready.listen.find((a) => !a.includes('/ws'))!
+    const author = join(dir, 'author-warn.key')
+    assert.equal((await runNsn(['keygen', '--out', author])).code, 0)
+    const key = await NodeKey.load(author)
+    const client = new DevChainClient({ url: chain.ready.url })
+    try {
+      // The last slot of the next epoch, once the chain has elected it (d1, registered above): 12 s
+      // or more ahead, so the command's start-up does not outrun it.
+      const { slot, epoch } = await waitFor(
+        'the next epoch elected',
+        async () => {
+          const info = await client.info()
+          const per = BigInt(info.slotsPerEpoch)
+          const next = info.bestBlock / BigInt(info.blocksPerSlot) / per + 1n
+          const elected = await client.electedDirectors(next)
+          return elected.length > 0 ? { slot: next * per + per - 1n, epoch: next } : null
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      )
+      const r = await runNsn([
+        'recipe',
+        'submit',
+        '--key',
+        author,
+        '--slot',
+        String(slot),
+        '--chain-url',
+        chain.ready.url,
+        '--bootstrap',
+        addr,
+      ])
+      assert.ok(
+        r.stderr.includes(
+          `nsn recipe submit: warning: ${key.peerId} is not an elected director of epoch ${epoch}; directors accept it only if their lane0.recipeAuthors lists ${key.publicKeyHex}`,
+        ),
+        r.stderr,
+      )
+      assert.ok(noStack(r), r.stderr)
+    } finally {
+      await client.close()
+    }
+  })
+
+  test('/health: the chain down makes any node unhealthy', async () => {
+    const v2 = procs.find((p) => p.name === 'v2')!
+    let seen: string[] = []
     await chain.kill()
     await waitFor(
       'the viewer unhealthy with the chain down',
