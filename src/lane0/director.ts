@@ -580,23 +580,29 @@ export class DirectorService {
     this.events.emit('prewarm', { epoch, ok: r.ok, reason })
   }
 
+  /** A slot this director will not work on (ABANDONED before generation), counted and logged once. */
+  private skipSlot(epoch: bigint, slot: bigint, causeCode: string, reason: string): void {
+    this.metrics?.slots.inc({ result: 'skipped' })
+    this.emitSlot({
+      epoch,
+      slot,
+      atMs: this.clock.now(),
+      stage: 'failed',
+      failedStage: 'recipe',
+      code: 'ABANDONED',
+      causeCode,
+      reason,
+    })
+    this.log.info({ epoch, slot, stage: 'recipe', code: 'ABANDONED', causeCode }, `slot skipped: ${reason}`)
+  }
+
   private onSlot(epoch: bigint, slot: bigint): void {
     if (this.stopping) return
     if (this.lastStartedSlot !== null && slot <= this.lastStartedSlot) return
     if (!this.transition({ type: 'SlotStarted', epoch, slot })) return
     this.lastStartedSlot = slot
     if (this.tasks.size >= this.config.maxInflightSlots) {
-      this.metrics?.slots.inc({ result: 'skipped' })
-      this.emitSlot({
-        epoch,
-        slot,
-        atMs: this.clock.now(),
-        stage: 'failed',
-        failedStage: 'recipe',
-        code: 'ABANDONED',
-        causeCode: 'TOO_MANY_IN_FLIGHT',
-        reason: `${this.tasks.size} slots still in flight`,
-      })
+      this.skipSlot(epoch, slot, 'TOO_MANY_IN_FLIGHT', `${this.tasks.size} slots still in flight`)
       return
     }
     const ctrl = new AbortController()
@@ -644,21 +650,7 @@ export class DirectorService {
     // A slot whose successor has started is over for BFT: generating it now (after a pause, or a
     // backlog of chain events) would only queue the current slot's generation behind it.
     if (this.lastStartedSlot !== null && this.lastStartedSlot > slot) {
-      this.metrics?.slots.inc({ result: 'skipped' })
-      this.emitSlot({
-        epoch,
-        slot,
-        atMs: this.clock.now(),
-        stage: 'failed',
-        failedStage: 'recipe',
-        code: 'ABANDONED',
-        causeCode: 'SUPERSEDED',
-        reason: `slot ${this.lastStartedSlot} has started`,
-      })
-      this.log.info(
-        { epoch, slot, stage: 'recipe', code: 'ABANDONED' },
-        'slot skipped: a later slot has started',
-      )
+      this.skipSlot(epoch, slot, 'SUPERSEDED', `slot ${this.lastStartedSlot} has started`)
       return
     }
     task.started = true
