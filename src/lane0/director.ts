@@ -580,8 +580,14 @@ export class DirectorService {
     this.events.emit('prewarm', { epoch, ok: r.ok, reason })
   }
 
-  /** A slot this director will not work on (ABANDONED before generation), counted and logged once. */
-  private skipSlot(epoch: bigint, slot: bigint, causeCode: string, reason: string): void {
+  /** A slot this director will not work on (failed before generation), counted and logged once. */
+  private skipSlot(
+    epoch: bigint,
+    slot: bigint,
+    code: 'ABANDONED' | 'NO_RECIPE',
+    causeCode: string | null,
+    reason: string,
+  ): void {
     this.metrics?.slots.inc({ result: 'skipped' })
     this.emitSlot({
       epoch,
@@ -589,11 +595,11 @@ export class DirectorService {
       atMs: this.clock.now(),
       stage: 'failed',
       failedStage: 'recipe',
-      code: 'ABANDONED',
+      code,
       causeCode,
       reason,
     })
-    this.log.info({ epoch, slot, stage: 'recipe', code: 'ABANDONED', causeCode }, `slot skipped: ${reason}`)
+    this.log.info({ epoch, slot, stage: 'recipe', code, causeCode }, `slot skipped: ${reason}`)
   }
 
   private onSlot(epoch: bigint, slot: bigint): void {
@@ -602,7 +608,13 @@ export class DirectorService {
     if (!this.transition({ type: 'SlotStarted', epoch, slot })) return
     this.lastStartedSlot = slot
     if (this.tasks.size >= this.config.maxInflightSlots) {
-      this.skipSlot(epoch, slot, 'TOO_MANY_IN_FLIGHT', `${this.tasks.size} slots still in flight`)
+      this.skipSlot(
+        epoch,
+        slot,
+        'ABANDONED',
+        'TOO_MANY_IN_FLIGHT',
+        `${this.tasks.size} slots still in flight`,
+      )
       return
     }
     const ctrl = new AbortController()
@@ -630,27 +642,21 @@ export class DirectorService {
         const both = AbortSignal.any([ctrl.signal, task.recipeWait.signal])
         recipe = await recipes.waitFor(slot, both)
       }
-    } catch (err) {
+    } catch {
       const abandoned = ctrl.signal.aborted
-      const e = new SlotError(abandoned ? 'ABANDONED' : 'NO_RECIPE', slot, 'recipe', err)
-      this.metrics?.slots.inc({ result: 'skipped' })
-      this.emitSlot({
+      this.skipSlot(
         epoch,
         slot,
-        atMs: this.clock.now(),
-        stage: 'failed',
-        failedStage: 'recipe',
-        code: e.code,
-        causeCode: null,
-        reason: abandoned ? 'director stopping' : 'no recipe before the slot ended',
-      })
-      this.log.info({ epoch, slot, stage: 'recipe', code: e.code }, 'slot skipped')
+        abandoned ? 'ABANDONED' : 'NO_RECIPE',
+        null,
+        abandoned ? 'director stopping' : 'no recipe before the slot ended',
+      )
       return
     }
     // A slot whose successor has started is over for BFT: generating it now (after a pause, or a
     // backlog of chain events) would only queue the current slot's generation behind it.
     if (this.lastStartedSlot !== null && this.lastStartedSlot > slot) {
-      this.skipSlot(epoch, slot, 'SUPERSEDED', `slot ${this.lastStartedSlot} has started`)
+      this.skipSlot(epoch, slot, 'ABANDONED', 'SUPERSEDED', `slot ${this.lastStartedSlot} has started`)
       return
     }
     task.started = true
